@@ -1,0 +1,34 @@
+"""The canonical API (modern RhodeCode): every call is checked against it before it leaves."""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+MISSING = object()
+
+
+@dataclass(frozen=True, slots=True)
+class CanonicalMethod:
+    name: str
+    args: tuple[str, ...]  # every argument, in declared order
+    required: tuple[str, ...]
+    defaults: dict[str, Any]  # literal defaults (`optional` args have none)
+    result: Any  # the result shape from canonical.yaml
+
+    def missing_args(self, args: dict[str, Any]) -> list[str]:
+        """Required arguments not present. Presence only: an explicit null passes, as on every server."""
+        return [a for a in self.required if a not in args]
+
+
+def build_canonical(spec: dict[str, Any]) -> dict[str, CanonicalMethod]:
+    methods = {}
+    for name, m in spec["methods"].items():
+        args = m["args"]
+        methods[name] = CanonicalMethod(
+            name=name,
+            args=tuple(args),
+            required=tuple(a for a, s in args.items() if s["kind"] == "required"),
+            defaults={a: s["default"] for a, s in args.items() if s["kind"] == "default"},
+            result=m["result"],
+        )
+    return methods

@@ -1,0 +1,48 @@
+"""Which dialect a caller speaks, when the endpoint does not say.
+
+The rule is deterministic and derived from the mapping files, so it grows with
+them: (1) an `auth_token` field means modern RhodeCode; (2) a method name that only
+one dialect has means that dialect; (3) an argument name that, for this method,
+only one dialect uses means that dialect; (4) otherwise the configured fallback.
+"""
+from __future__ import annotations
+
+from typing import Any
+
+from .mapping.engine import Mappings
+
+
+class DialectDetector:
+    def __init__(self, mappings: Mappings, fallback: str) -> None:
+        self.fallback = fallback
+        owners: dict[str, set[str]] = {}
+        arg_owners: dict[tuple[str, str], set[str]] = {}
+        for name, dialect in mappings.dialects.items():
+            spec = mappings.spec.dialects[name]["methods"]
+            for method, inbound in dialect.inbound.items():
+                if inbound.unsupported:
+                    continue
+                owners.setdefault(method, set()).add(name)
+                rules = spec[method] if "alias_of" not in spec[method] else spec[spec[method]["alias_of"]]
+                canonical_args = mappings.canonical[inbound.canonical].args
+                names = {inbound.arg_names.get(a, a) for a in canonical_args if a not in rules["absent"]}
+                for arg in names | set(rules["aliases"]):
+                    arg_owners.setdefault((method, arg), set()).add(name)
+        self.by_method = {m: next(iter(d)) for m, d in owners.items() if len(d) == 1}
+        self.by_arg = {k: next(iter(d)) for k, d in arg_owners.items() if len(d) == 1}
+
+    def detect(self, payload: dict[str, Any]) -> str:
+        if "auth_token" in payload:
+            return "rhodecode"
+        method = payload.get("method")
+        if not isinstance(method, str):
+            return self.fallback
+        if method in self.by_method:
+            return self.by_method[method]
+        args = payload.get("args")
+        if isinstance(args, dict):
+            for arg in args:
+                owner = self.by_arg.get((method, arg))
+                if owner:
+                    return owner
+        return self.fallback

@@ -1,0 +1,368 @@
+"""Compile validated mapping files into plain functions, once, at start or reload.
+
+For every dialect and method the engine derives both directions from one set of
+rules: `up` (this dialect -> canonical) for a caller's request and a backend's
+answer, `down` (canonical -> this dialect) for a backend request and a caller's
+answer. Nothing here runs per request except the closures it returns.
+"""
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field, replace
+from typing import Any, Callable
+
+from ..canonical import CanonicalMethod, build_canonical
+from ..errors import RpcError
+from .converters import CONVERTERS
+from .loader import MappingSpec
+
+Transform = Callable[[Any], Any]
+
+
+def identity(value: Any) -> Any:
+    return value
+
+
+# --------------------------------------------------------------------------- compiled forms
+
+
+@dataclass(frozen=True, slots=True)
+class Fetch:
+    into: str  # canonical result field
+    method: str  # canonical method
+    args: dict[str, str]  # {fetch arg: original call's canonical arg}
+
+
+@dataclass(frozen=True, slots=True)
+class Inbound:
+    """A caller's method: its call goes up to canonical, the canonical answer comes down."""
+
+    dialect: str
+    name: str
+    canonical: str
+    unsupported: str | None
+    to_canonical: Callable[[dict[str, Any]], dict[str, Any]]  # raises RpcError
+    arg_names: dict[str, str]  # canonical arg -> this dialect's name (for error texts)
+    result_down: Transform
+    fetches: tuple[Fetch, ...]
+
+
+@dataclass(frozen=True, slots=True)
+class Outbound:
+    """A canonical call as this dialect's server takes it, and its answer back up."""
+
+    method: str
+    unsupported: str | None
+    args_down: Callable[[dict[str, Any]], dict[str, Any]]  # raises RpcError
+    result_up: Transform
+
+
+@dataclass(frozen=True, slots=True)
+class Envelope:
+    key_fields: tuple[str, ...]
+    send_key_as: str
+    required: tuple[str, ...]
+    id_when_key_missing: str
+    layout: str
+    unknown_args: str
+
+
+@dataclass
+class ErrorCatalogue:
+    """A dialect's error texts: render (code, params) -> text, parse text -> (code, params)."""
+
+    templates: dict[str, str]
+    _patterns: list[tuple[str, re.Pattern[str]]] = field(default_factory=list)
+
+    def __post_init__(self) -> None:
+        by_literal_length = sorted(self.templates.items(), key=lambda kv: -len(_PLACEHOLDER.sub("", kv[1])))
+        self._patterns = [(code, _template_regex(t)) for code, t in by_literal_length]
+
+    def render(self, code: str, params: dict[str, Any]) -> str:
+        template = self.templates.get(code) or self.templates["internal_error"]
+        return _PLACEHOLDER.sub(lambda m: str(params.get(m.group(1), m.group(0))), template)
+
+    def parse(self, text: str) -> tuple[str, dict[str, str]] | None:
+        for code, pattern in self._patterns:
+            m = pattern.fullmatch(text)
+            if m:
+                return code, m.groupdict()
+        return None
+
+
+_PLACEHOLDER = re.compile(r"\{(\w+)\}")
+
+
+def _template_regex(template: str) -> re.Pattern[str]:
+    parts, last, seen = [], 0, set()
+    for m in _PLACEHOLDER.finditer(template):
+        parts.append(re.escape(template[last : m.start()]))
+        name = m.group(1)
+        parts.append(f"(?P={name})" if name in seen else f"(?P<{name}>.*?)")
+        seen.add(name)
+        last = m.end()
+    parts.append(re.escape(template[last:]))
+    return re.compile("".join(parts), re.DOTALL)
+
+
+@dataclass
+class Dialect:
+    name: str
+    about: str
+    envelope: Envelope
+    errors: ErrorCatalogue
+    inbound: dict[str, Inbound]  # by this dialect's method name, aliases included
+    outbound: dict[str, Outbound]  # by canonical method name
+
+
+@dataclass
+class Mappings:
+    """Everything the request path needs, compiled."""
+
+    canonical: dict[str, CanonicalMethod]
+    dialects: dict[str, Dialect]
+    spec: MappingSpec
+
+
+# --------------------------------------------------------------------------- compiler
+
+
+def compile_mappings(spec: MappingSpec) -> Mappings:
+    canonical = build_canonical(spec.canonical)
+    dialects = {name: _compile_dialect(d, canonical, spec.canonical["objects"]) for name, d in spec.dialects.items()}
+    return Mappings(canonical, dialects, spec)
+
+
+def _compile_dialect(d: dict[str, Any], canonical: dict[str, CanonicalMethod], object_tree: dict) -> Dialect:
+    env = d["envelope"]
+    envelope = Envelope(
+        key_fields=tuple(env["key_fields"]),
+        send_key_as=env["send_key_as"],
+        required=tuple(env["required"]),
+        id_when_key_missing=env["id_when_key_missing"],
+        layout=env["layout"],
+        unknown_args=env["unknown_args"],
+    )
+    objects = _ObjectCompiler(d["objects"], object_tree)
+    inbound: dict[str, Inbound] = {}
+    outbound: dict[str, Outbound] = {}
+    primary = {n: r for n, r in d["methods"].items() if "alias_of" not in r}
+    for name, rules in primary.items():
+        cname = rules.get("canonical", name)
+        method = canonical[cname]
+        unsupported = rules.get("unsupported")
+        if unsupported:
+            down = up = identity
+            result_down = result_up = identity
+        else:
+            up, down = _compile_args(name, rules, method, envelope.unknown_args)
+            result_up, result_down = _compile_result(rules["result"], method.result, objects)
+        fetches = tuple(Fetch(f["into"], f["method"], f["args"]) for f in rules["result"]["fetch"]) if not unsupported else ()
+        inbound[name] = Inbound(
+            dialect=d["dialect"],
+            name=name,
+            canonical=cname,
+            unsupported=unsupported,
+            to_canonical=up,
+            arg_names={c: dn for dn, c in rules["args"].items()},
+            result_down=result_down,
+            fetches=fetches,
+        )
+        outbound.setdefault(cname, Outbound(name, unsupported, down, result_up))
+    for name in list(inbound):  # fetched fields come down as their own method's result
+        entry = inbound[name]
+        if entry.fetches:
+            inbound[name] = _with_fetched_fields(entry, inbound, primary[name]["result"]["rename"])
+    for name, rules in d["methods"].items():
+        if "alias_of" in rules:
+            inbound[name] = inbound[rules["alias_of"]]
+    return Dialect(d["dialect"], d.get("about", ""), envelope, ErrorCatalogue(d["errors"]), inbound, outbound)
+
+
+def _with_fetched_fields(entry: Inbound, inbound: dict[str, Inbound], rename: dict[str, str]) -> Inbound:
+    by_canonical = {i.canonical: i for i in inbound.values()}
+    base = entry.result_down
+    steps = []
+    for f in entry.fetches:
+        target = by_canonical.get(f.method)
+        if target is not None:
+            steps.append(({c: dn for dn, c in rename.items()}.get(f.into, f.into), target.result_down))
+
+    def result_down(value: Any) -> Any:
+        out = base(value)
+        if isinstance(out, dict):
+            for key, convert in steps:
+                if key in out:
+                    out[key] = convert(out[key])
+        return out
+
+    return replace(entry, result_down=result_down)
+
+
+def _compile_args(name: str, rules: dict, method: CanonicalMethod, unknown_policy: str):
+    """(to_canonical, args_down) for one method's arguments."""
+    rename_up = dict(rules["args"])  # dialect -> canonical
+    rename_down = {c: dn for dn, c in rename_up.items()}
+    aliases = dict(rules["aliases"])  # old spelling -> dialect name
+    absent = frozenset(rules["absent"])
+    accepted = frozenset(a for a in method.args if a not in absent)
+    values = {a: CONVERTERS[c] for a, c in rules["values"].items()}
+    conv_up = {a: c.up for a, c in values.items()}
+    conv_down = {a: c.down for a, c in values.items()}
+    arg_name = {c: rename_down.get(c, c) for c in method.args}
+    reject = unknown_policy == "reject"
+    cmethod = method.name
+
+    def to_canonical(args: dict[str, Any]) -> dict[str, Any]:
+        out: dict[str, Any] = {}
+        unknown = []
+        for given, value in args.items():
+            dialect_arg = aliases.get(given, given)
+            canonical_arg = rename_up.get(dialect_arg, dialect_arg)
+            if canonical_arg not in accepted:
+                unknown.append(given)
+                continue
+            if given in aliases and canonical_arg in out:
+                continue  # the current spelling wins over an older alias
+            convert = conv_up.get(dialect_arg)
+            out[canonical_arg] = convert(value) if convert else value
+        if unknown and reject:
+            raise RpcError("unknown_args", args=", ".join(f"`{a}`" for a in unknown))
+        missing = method.missing_args(out)
+        if missing:
+            # Kallithea on Python 3 names the last missing argument; we do the same everywhere.
+            raise RpcError("missing_arg", arg=arg_name[missing[-1]])
+        return out
+
+    def args_down(args: dict[str, Any]) -> dict[str, Any]:
+        out: dict[str, Any] = {}
+        for canonical_arg, value in args.items():
+            if canonical_arg in absent:
+                if canonical_arg in method.defaults and value == method.defaults[canonical_arg]:
+                    continue  # the backend would use the same value anyway
+                raise RpcError("unsupported_arg", arg=canonical_arg, method=cmethod)
+            dialect_arg = rename_down.get(canonical_arg, canonical_arg)
+            convert = conv_down.get(dialect_arg)
+            out[dialect_arg] = convert(value) if convert else value
+        return out
+
+    return to_canonical, args_down
+
+
+def _compile_result(rules: dict, shape: Any, objects: "_ObjectCompiler") -> tuple[Transform, Transform]:
+    """(result_up, result_down) for one method's result."""
+    if isinstance(shape, dict):  # a wrapper object: the method's rules apply to it, children typed
+        up = objects.object_fn(rules, shape, "up")
+        down = objects.object_fn(rules, shape, "down")
+    else:
+        base_up, base_down = objects.typed(shape, "up"), objects.typed(shape, "down")
+        top_up, top_down = objects.object_fn(rules, {}, "up"), objects.object_fn(rules, {}, "down")
+        up = _compose(base_up, top_up)
+        down = _compose(top_down, base_down)
+    field_name = rules.get("from_field")
+    if field_name:
+        inner_up, inner_down = up, down
+
+        def up(value: Any) -> Any:
+            return inner_up({field_name: value}) if not isinstance(value, dict) else inner_up(value)
+
+        def down(value: Any) -> Any:
+            value = inner_down(value)
+            return value.get(field_name) if isinstance(value, dict) else value
+
+    return up, down
+
+
+def _compose(outer: Transform, inner: Transform) -> Transform:
+    if outer is identity:
+        return inner
+    if inner is identity:
+        return outer
+    return lambda value: outer(inner(value))
+
+
+class _ObjectCompiler:
+    """Builds, per direction, one function per object type, walking nested objects."""
+
+    def __init__(self, rules: dict[str, dict], tree: dict[str, dict[str, str]]) -> None:
+        self.rules = rules
+        self.tree = tree
+        self.cache: dict[tuple[str, str], Transform] = {}
+
+    def typed(self, kind: str | None, direction: str) -> Transform:
+        if kind is None:
+            return identity
+        key = (kind, direction)
+        if key not in self.cache:
+            self.cache[key] = lambda v: self.cache[key](v)  # placeholder for recursive types
+            self.cache[key] = self.object_fn(self.rules.get(kind, {}), self.tree.get(kind, {}), direction)
+        return self.cache[key]
+
+    def object_fn(self, rules: dict, children: dict[str, Any], direction: str) -> Transform:
+        child_fns = {}
+        for field_name, kind in children.items():
+            fn = self.typed(kind, direction) if isinstance(kind, str) else self.object_fn({}, kind, direction)
+            if fn is not identity:
+                child_fns[field_name] = fn
+        rename_up = dict(rules.get("rename", {}))
+        drop = frozenset(rules.get("drop", ()))
+        fill = dict(rules.get("fill", {}))
+        conv = {f: getattr(CONVERTERS[c], direction) for f, c in rules.get("values", {}).items()}
+        enum = rules.get("enum", {})
+        if direction == "up":
+            enums = {f: dict(m) for f, m in enum.items()}
+        else:
+            enums = {f: {c: dv for dv, c in m.items()} for f, m in enum.items()}
+        if not (child_fns or rename_up or drop or fill or conv or enums):
+            return identity
+        if direction == "up":
+            return _object_up(rename_up, child_fns, conv, enums)
+        rename_down = {c: dn for dn, c in rename_up.items()}
+        return _object_down(rename_down, drop, fill, child_fns, conv, enums)
+
+
+def _object_up(rename: dict, children: dict, conv: dict, enums: dict) -> Transform:
+    def up(value: Any) -> Any:
+        if isinstance(value, list):
+            return [up(v) for v in value]
+        if not isinstance(value, dict):
+            return value
+        out = {}
+        for key, v in value.items():
+            if key in enums:
+                v = enums[key].get(v, v) if isinstance(v, str) else v
+            if key in conv:
+                v = conv[key](v)
+            key = rename.get(key, key)
+            if key in children:
+                v = children[key](v)
+            out[key] = v
+        return out
+
+    return up
+
+
+def _object_down(rename: dict, drop: frozenset, fill: dict, children: dict, conv: dict, enums: dict) -> Transform:
+    def down(value: Any) -> Any:
+        if isinstance(value, list):
+            return [down(v) for v in value]
+        if not isinstance(value, dict):
+            return value
+        out = {}
+        for key, v in value.items():
+            if key in drop:
+                continue
+            if key in children:
+                v = children[key](v)
+            key = rename.get(key, key)
+            if key in conv:
+                v = conv[key](v)
+            if key in enums:
+                v = enums[key].get(v, v) if isinstance(v, str) else v
+            out[key] = v
+        for key, v in fill.items():
+            if key not in out:
+                out[key] = v
+        return out
+
+    return down

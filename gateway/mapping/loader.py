@@ -1,0 +1,113 @@
+"""Read mapping files, validate them with the schemas, and check that they agree.
+
+A bad file stops the start: `MappingError` names the file and the key.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import yaml
+from marshmallow import ValidationError
+
+from . import converters  # noqa: F401  (registers the converter names the schema checks)
+from .schema import CanonicalSchema, DialectSchema
+
+DIALECTS = ("rhodecode1", "kallithea", "rhodecode")
+
+
+class MappingError(Exception):
+    def __init__(self, file: Path | str, key: str, message: str) -> None:
+        super().__init__(f"{file}: {key}: {message}")
+        self.file, self.key, self.message = str(file), key, message
+
+
+@dataclass(frozen=True)
+class MappingSpec:
+    """Validated, not yet compiled: plain dicts as the schemas loaded them."""
+
+    directory: Path
+    canonical: dict[str, Any]
+    dialects: dict[str, dict[str, Any]]
+
+
+def load_mappings(directory: Path | str) -> MappingSpec:
+    directory = Path(directory)
+    canonical = _load(directory / "canonical.yaml", CanonicalSchema())
+    dialects = {}
+    for name in DIALECTS:
+        path = directory / f"{name}.yaml"
+        spec = _load(path, DialectSchema())
+        if spec["dialect"] != name:
+            raise MappingError(path, "dialect", f"says `{spec['dialect']}`, the file name says `{name}`")
+        _check_dialect(path, spec, canonical)
+        dialects[name] = spec
+    return MappingSpec(directory, canonical, dialects)
+
+
+def _load(path: Path, schema: Any) -> dict[str, Any]:
+    try:
+        raw = yaml.safe_load(path.read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        raise MappingError(path, "-", "file not found") from None
+    except yaml.YAMLError as exc:
+        mark = getattr(exc, "problem_mark", None)
+        where = f"line {mark.line + 1}" if mark else "-"
+        raise MappingError(path, where, f"not valid YAML: {getattr(exc, 'problem', exc)}") from None
+    if not isinstance(raw, dict):
+        raise MappingError(path, "-", "the file must be a mapping of keys")
+    try:
+        return schema.load(raw)
+    except ValidationError as exc:
+        key, message = _first_error(exc.messages)
+        raise MappingError(path, key, message) from None
+
+
+def _first_error(messages: Any, prefix: str = "") -> tuple[str, str]:
+    """Flatten marshmallow's nested error dict to its first `dotted.key`, message."""
+    if isinstance(messages, dict):
+        key, value = next(iter(messages.items()))
+        if key == "_schema":
+            return _first_error(value, prefix)
+        if isinstance(value, dict) and set(value) <= {"key", "value"}:  # fields.Dict errors
+            value = value.get("value") or value.get("key")
+        return _first_error(value, f"{prefix}.{key}" if prefix else str(key))
+    if isinstance(messages, list):
+        return prefix or "-", "; ".join(str(m) for m in messages)
+    return prefix or "-", str(messages)
+
+
+def _check_dialect(path: Path, spec: dict[str, Any], canonical: dict[str, Any]) -> None:
+    """Cross-file rules: every name a dialect file uses must exist where it points."""
+    methods = canonical["methods"]
+    objects = canonical["objects"]
+    for name, rules in spec["methods"].items():
+        where = f"methods.{name}"
+        if "alias_of" in rules:
+            target = spec["methods"].get(rules["alias_of"])
+            if target is None or "alias_of" in target:
+                raise MappingError(path, f"{where}.alias_of", f"`{rules['alias_of']}` is no method of this file")
+            continue
+        canonical_name = rules.get("canonical", name)
+        if canonical_name not in methods:
+            raise MappingError(path, where, f"canonical method `{canonical_name}` is not in canonical.yaml")
+        if "unsupported" in rules:
+            continue
+        known_args = methods[canonical_name]["args"]
+        for dialect_arg, canonical_arg in rules["args"].items():
+            if canonical_arg not in known_args:
+                raise MappingError(path, f"{where}.args.{dialect_arg}", f"`{canonical_arg}` is no argument of `{canonical_name}`")
+        for arg in rules["absent"]:
+            if arg not in known_args:
+                raise MappingError(path, f"{where}.absent", f"`{arg}` is no argument of `{canonical_name}`")
+        dialect_args = {rules["args"].get(a, a) for a in known_args} | set(rules["args"])
+        for old, new in rules["aliases"].items():
+            if new not in dialect_args:
+                raise MappingError(path, f"{where}.aliases.{old}", f"`{new}` is no argument of `{name}`")
+        for fetch in rules["result"]["fetch"]:
+            if fetch["method"] not in methods:
+                raise MappingError(path, f"{where}.result.fetch", f"`{fetch['method']}` is not in canonical.yaml")
+    for obj in spec["objects"]:
+        if obj not in objects:
+            raise MappingError(path, f"objects.{obj}", "no such object type in canonical.yaml")

@@ -1,0 +1,189 @@
+"""The mapping language: every key a mapping file may use, and nothing else.
+
+Read this module to learn the whole language; `loader.py` reads files with these
+schemas and `engine.py` turns the result into plain functions. The prose version
+for admins is `mappings/README.md`.
+
+Naming rule used throughout dialect files: a field or argument is named the way
+*this dialect* names it, except on the right-hand side of a `rename`/`args` pair
+(the canonical name) and in `drop`/`absent` (canonical names this dialect lacks).
+"""
+from __future__ import annotations
+
+from typing import Any
+
+from marshmallow import RAISE, Schema, ValidationError, fields, validate, validates_schema
+
+CONVERTER_NAMES: set[str] = set()  # filled by converters.py at import time
+
+
+class _Strict(Schema):
+    class Meta:
+        unknown = RAISE
+
+
+# --------------------------------------------------------------------------- canonical.yaml
+
+
+class ArgSpecField(fields.Field):
+    """`required`, `optional` (omitted = the server decides), or `{default: VALUE}`."""
+
+    def _deserialize(self, value: Any, attr: str | None, data: Any, **kwargs: Any) -> dict:
+        if value in ("required", "optional"):
+            return {"kind": value}
+        if isinstance(value, dict) and set(value) == {"default"}:
+            return {"kind": "default", "default": value["default"]}
+        raise ValidationError("must be `required`, `optional` or `{default: VALUE}`")
+
+
+class ShapeField(fields.Field):
+    """Where objects sit in a result: an object type name, or {field: shape}."""
+
+    def _deserialize(self, value: Any, attr: str | None, data: Any, **kwargs: Any) -> Any:
+        return _check_shape(value)
+
+
+def _check_shape(value: Any) -> Any:
+    if value is None or isinstance(value, str):
+        return value
+    if isinstance(value, dict) and all(isinstance(k, str) for k in value):
+        return {k: _check_shape(v) for k, v in value.items()}
+    raise ValidationError("a shape is an object type name or a mapping of field to shape")
+
+
+class CanonicalMethodSchema(_Strict):
+    about = fields.String()
+    args = fields.Dict(keys=fields.String(), values=ArgSpecField(), load_default=dict)
+    result = ShapeField(load_default=None, allow_none=True)
+
+
+class CanonicalSchema(_Strict):
+    about = fields.String()
+    objects = fields.Dict(
+        keys=fields.String(),
+        values=fields.Dict(keys=fields.String(), values=fields.String()),
+        load_default=dict,
+    )
+    methods = fields.Dict(keys=fields.String(), values=fields.Nested(CanonicalMethodSchema), required=True)
+
+    @validates_schema
+    def _shapes_name_known_objects(self, data: dict, **kwargs: Any) -> None:
+        known = set(data.get("objects", {}))
+        for obj, children in data.get("objects", {}).items():
+            for field, kind in children.items():
+                if kind not in known:
+                    raise ValidationError(f"unknown object type `{kind}`", f"objects.{obj}.{field}")
+        for name, method in data["methods"].items():
+            for path, kind in _shape_leaves(method.get("result")):
+                if kind not in known:
+                    raise ValidationError(f"unknown object type `{kind}`", f"methods.{name}.result{path}")
+
+
+def _shape_leaves(shape: Any, path: str = ""):
+    if isinstance(shape, str):
+        yield path, shape
+    elif isinstance(shape, dict):
+        for k, v in shape.items():
+            yield from _shape_leaves(v, f"{path}.{k}")
+
+
+# --------------------------------------------------------------------------- dialect files
+
+
+class ConverterName(fields.String):
+    def _deserialize(self, value: Any, attr: str | None, data: Any, **kwargs: Any) -> str:
+        name = super()._deserialize(value, attr, data, **kwargs)
+        if name not in CONVERTER_NAMES:
+            raise ValidationError(f"unknown converter `{name}` (known: {', '.join(sorted(CONVERTER_NAMES))})")
+        return name
+
+
+def _renames() -> fields.Dict:
+    return fields.Dict(keys=fields.String(), values=fields.String(), load_default=dict)
+
+
+class ObjectRulesSchema(_Strict):
+    """How one object type (or a method's top-level result) differs in this dialect."""
+
+    rename = _renames()  # {dialect field: canonical field}
+    drop = fields.List(fields.String(), load_default=list)  # canonical fields this dialect lacks
+    fill = fields.Dict(keys=fields.String(), load_default=dict)  # dialect fields added when missing
+    values = fields.Dict(keys=fields.String(), values=ConverterName(), load_default=dict)
+    enum = fields.Dict(  # {dialect field: {dialect value: canonical value}}
+        keys=fields.String(), values=fields.Dict(keys=fields.String(), values=fields.String()), load_default=dict
+    )
+
+
+class FetchSchema(_Strict):
+    """Fill a result field this dialect expects by one more canonical (read) call."""
+
+    into = fields.String(required=True)  # canonical result field to fill
+    method = fields.String(required=True)  # canonical method to call
+    args = _renames()  # {arg of the fetch call: arg of the original call}
+
+
+class ResultRulesSchema(ObjectRulesSchema):
+    from_field = fields.String()  # the dialect's result is this canonical field's bare value
+    fetch = fields.List(fields.Nested(FetchSchema), load_default=list)
+
+
+class MethodSchema(_Strict):
+    about = fields.String()
+    canonical = fields.String()  # canonical method name (default: the same name)
+    alias_of = fields.String()  # inbound-only second spelling of another method of this dialect
+    unsupported = fields.String()  # this dialect's server cannot do it; the text says why
+    args = _renames()  # {dialect arg: canonical arg}
+    aliases = _renames()  # inbound only: {older spelling: dialect arg}
+    absent = fields.List(fields.String(), load_default=list)  # canonical args this dialect lacks
+    values = fields.Dict(keys=fields.String(), values=ConverterName(), load_default=dict)
+    result = fields.Nested(ResultRulesSchema, load_default=lambda: ResultRulesSchema().load({}))
+
+    @validates_schema(pass_original=True)
+    def _one_kind(self, data: dict, original: dict, **kwargs: Any) -> None:
+        if "alias_of" in original and set(original) - {"alias_of", "about"}:
+            raise ValidationError("`alias_of` stands alone: the alias takes every rule of its target")
+        if "unsupported" in original and set(original) - {"unsupported", "canonical", "about"}:
+            raise ValidationError("an `unsupported` method takes no other rules")
+
+
+class EnvelopeSchema(_Strict):
+    key_fields = fields.List(fields.String(), validate=validate.Length(min=1), required=True)
+    send_key_as = fields.String(required=True)
+    required = fields.List(fields.String(), required=True)  # top-level keys, checked in this order
+    id_when_key_missing = fields.String(validate=validate.OneOf(["null", "echo"]), load_default="echo")
+    layout = fields.String(validate=validate.OneOf(["compact", "pretty"]), load_default="compact")
+    unknown_args = fields.String(validate=validate.OneOf(["reject", "drop"]), load_default="drop")
+
+
+ERROR_IDS = {
+    # protocol errors, produced by rcgate itself
+    "empty_body": "the request has no body",
+    "parse_error": "the body is not valid JSON ({reason}, {raw})",
+    "not_an_object": "the body is JSON but not an object",
+    "missing_key": "no key field in the request",
+    "missing_field": "a required top-level field is missing ({field})",
+    "invalid_key": "the key was refused",
+    "method_not_allowed": "method name starts with `_`",
+    "unknown_method": "no such method ({method})",
+    "missing_arg": "a required argument is missing ({arg})",
+    "unknown_args": "arguments the method does not take ({args})",
+    "unsupported": "the method cannot be served ({method}, {reason})",
+    "unsupported_arg": "an argument the backend cannot take ({arg})",
+    "backend_unavailable": "the backend could not be reached or answered garbage ({reason})",
+    "internal_error": "an unexpected failure",
+}
+
+
+class DialectSchema(_Strict):
+    dialect = fields.String(required=True)
+    about = fields.String()
+    envelope = fields.Nested(EnvelopeSchema, required=True)
+    errors = fields.Dict(keys=fields.String(), values=fields.String(), required=True)
+    methods = fields.Dict(keys=fields.String(), values=fields.Nested(MethodSchema), required=True)
+    objects = fields.Dict(keys=fields.String(), values=fields.Nested(ObjectRulesSchema), load_default=dict)
+
+    @validates_schema
+    def _protocol_errors_present(self, data: dict, **kwargs: Any) -> None:
+        missing = sorted(set(ERROR_IDS) - set(data.get("errors", {})))
+        if missing:
+            raise ValidationError(f"missing texts for: {', '.join(missing)}", "errors")
