@@ -7,6 +7,7 @@ through unchanged, so a converter never turns a good answer into an error.
 """
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 from typing import Any, Callable
 
@@ -61,4 +62,95 @@ class _LandingRevRef:
     def down(value: Any) -> Any:
         if isinstance(value, str) and ":" in value:
             return value.split(":", 1)[1]
+        return value
+
+
+@converter("pull_msg_repo_only", "`Pulled from `r`` (1.x, Kallithea, 4.0 - 4.10) <- 4.18+ `Pulled from url `u` on repo `r``")
+class _PullMsgRepoOnly:
+    @staticmethod
+    def up(value: Any) -> Any:
+        return value  # `Pulled from `r`` is itself a canonical text (RhodeCode 4.0 - 4.10)
+
+    @staticmethod
+    def down(value: Any) -> Any:
+        m = _PULLED_FROM_URL.fullmatch(value) if isinstance(value, str) else None
+        return f"Pulled from `{m['repo']}`" if m else value
+
+
+_PULLED_FROM_URL = re.compile(r"Pulled from url `.*` on repo `(?P<repo>.*)`", re.DOTALL)
+
+
+# --------------------------------------------------------------------------- RhodeCode 1.x
+# Appended for mappings/rhodecode1.yaml. Names carry an `rc1_` prefix: they encode
+# RhodeCode 1.x wording and must not be mistaken for general-purpose rules.
+
+_CACHE_MODERN = re.compile(r"Cache for repository `(?P<repo>.*)` was invalidated", re.DOTALL)
+_CACHE_RC1 = re.compile(r"Caches of repository `(?P<repo>.*)` was invalidated", re.DOTALL)
+_NOT_LDAP = frozenset({"rhodecode", "internal", ""})  # extern_name of users of the built-in auth
+
+
+@converter("rc1_cache_msg", "RhodeCode 1.7 `Caches of repository `r` was invalidated` <-> `Cache for repository `r` was invalidated`")
+class _Rc1CacheMsg:
+    @staticmethod
+    def up(value: Any) -> Any:
+        m = _CACHE_RC1.fullmatch(value) if isinstance(value, str) else None
+        return f"Cache for repository `{m['repo']}` was invalidated" if m else value
+
+    @staticmethod
+    def down(value: Any) -> Any:
+        m = _CACHE_MODERN.fullmatch(value) if isinstance(value, str) else None
+        return f"Caches of repository `{m['repo']}` was invalidated" if m else value
+
+
+@converter("rc1_ldap_dn", "RhodeCode 1.x user `ldap_dn: null` <- `extern_name` of a built-in (non-LDAP) account")
+class _Rc1LdapDn:
+    @staticmethod
+    def up(value: Any) -> Any:
+        return value
+
+    @staticmethod
+    def down(value: Any) -> Any:
+        return None if isinstance(value, str) and value in _NOT_LDAP else value
+
+
+# --------------------------------------------------------------------------- Kallithea
+# Appended for mappings/kallithea.yaml. Names carry a `kallithea_` prefix: they encode
+# Kallithea 0.7 wording or shapes.
+
+_K_AUTHOR = re.compile(r"(?P<name>.*?)\s*<(?P<email>[^<>]*)>\s*", re.DOTALL)
+
+
+@converter("kallithea_author", "Kallithea get_changeset author {name, email} <-> canonical `Name <email>`")
+class _KallitheaAuthor:
+    @staticmethod
+    def up(value: Any) -> Any:
+        if isinstance(value, dict) and set(value) == {"name", "email"}:
+            name, email = value["name"] or "", value["email"] or ""
+            if not email:
+                return name  # e.g. the placeholder author {"name": "root@localhost", "email": ""}
+            return f"{name} <{email}>" if name else f"<{email}>"
+        return value
+
+    @staticmethod
+    def down(value: Any) -> Any:
+        if not isinstance(value, str):
+            return value
+        m = _K_AUTHOR.fullmatch(value)
+        if m:
+            return {"name": m["name"], "email": m["email"]}
+        return {"name": value, "email": ""}
+
+
+@converter("kallithea_repo_group_msg", "Kallithea `created new repo group `g`` <-> RhodeCode 4.x `Created new repo group `g``")
+class _KallitheaRepoGroupMsg:
+    @staticmethod
+    def up(value: Any) -> Any:
+        if isinstance(value, str) and value.startswith("created new repo group `"):
+            return "C" + value[1:]
+        return value
+
+    @staticmethod
+    def down(value: Any) -> Any:
+        if isinstance(value, str) and value.startswith("Created new repo group `"):
+            return "c" + value[1:]
         return value
