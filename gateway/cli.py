@@ -1,4 +1,4 @@
-"""Command line: `rcgate serve | check`."""
+"""Command line: `rcgate serve | check | translate`."""
 from __future__ import annotations
 
 import argparse
@@ -7,13 +7,50 @@ import sys
 from pathlib import Path
 
 from .config import ConfigError, load_config
-from .mapping.loader import DIALECTS, MappingError, load_mappings
+from .mapping.loader import DIALECTS, MappingError
 
 DESCRIPTION = """\
 rcgate is a drop-in /_admin/api endpoint for scripts written against RhodeCode 1.x,
 Kallithea or modern RhodeCode. It rewrites every call through the mapping files into
 one canonical call, sends it to the backend in the backend's own dialect, rewrites
 the answer back into the caller's dialect, and writes one audit line per call."""
+
+
+CHECK_DESCRIPTION = """\
+Validate every mapping file, look for dead rules, and print a coverage table:
+for each dialect, every method it documents (mappings/documented.yaml) is
+`mapped` (to which canonical method, and which method a kallithea or rhodecode
+backend receives, or why that backend cannot serve it), `unsupported (reason)`
+or `missing`.
+
+Exit 1 when a file is invalid, a documented method is missing, or a rule is dead:
+an alias, rename, `absent` or `values` entry naming an argument the method does
+not have (or has listed absent); an object rule for a type no mapped method
+answers with; a converter on a field the same rule renames or drops; a `fetch`
+into a method or with arguments that do not exist; a converter no file uses.
+Problems are printed to standard error as FILE: KEY: MESSAGE.
+
+Regenerate the committed table with:
+    rcgate check --markdown > docs/coverage.md"""
+
+TRANSLATE_DESCRIPTION = """\
+Dry-run one JSON-RPC request through the mapping files, offline: nothing is sent.
+Prints the canonical call and the call the backend would receive (key redacted).
+The request needs a key field, as the gateway does; its value is never printed.
+
+With --response, the input is instead the backend's answer to the caller's
+--method: a JSON-RPC response body {"id", "result", "error"} or a bare result
+(e.g. "Pulled from `r`" for pull). Prints the canonical result and the result
+the caller gets. A `fetch:` read is not performed offline (the field stays null).
+
+An error (bad JSON, unknown method, missing argument, unsupported method or
+argument, a backend error) is printed as the JSON-RPC answer the caller would
+get, and the exit code is 1.
+
+examples:
+  echo '{"id":1,"api_key":"k","method":"get_users_group","args":{"usersgroupid":"devs"}}' \\
+    | rcgate translate --from rhodecode1 --backend kallithea --explain
+  echo '"Pulled from `r`"' | rcgate translate --from rhodecode1 --backend rhodecode --response --method pull"""
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -41,11 +78,43 @@ def build_parser() -> argparse.ArgumentParser:
 
     check = sub.add_parser(
         "check",
-        help="validate the mapping files",
-        description="Validate every mapping file and report what each dialect maps. Exit 1 on any problem.",
+        help="validate the mapping files and report what each dialect maps",
+        description=CHECK_DESCRIPTION,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
     )
-    check.add_argument("--mappings", default="mappings", type=Path, help="mapping directory (default: %(default)s)")
+    check.add_argument("--mappings", default="mappings", type=Path, metavar="DIR", help="mapping directory (default: %(default)s)")
+    check.add_argument(
+        "--markdown",
+        action="store_true",
+        help="print the coverage table as Markdown (problems still go to standard error)",
+    )
     check.set_defaults(run=_check)
+
+    translate = sub.add_parser(
+        "translate",
+        help="dry-run one call (or one answer) through the mappings, offline",
+        description=TRANSLATE_DESCRIPTION,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    translate.add_argument(
+        "file", nargs="?", default="-", metavar="FILE",
+        help="the JSON-RPC request (with --response: the backend's answer); default or -: standard input",
+    )
+    translate.add_argument(
+        "--from", dest="from_dialect", required=True, choices=[*DIALECTS, "auto"],
+        help="the caller's dialect (auto: detect it as /_admin/api does, falling back to kallithea)",
+    )
+    translate.add_argument(
+        "--backend", required=True, choices=["kallithea", "rhodecode"], help="the dialect the backend speaks"
+    )
+    translate.add_argument("--explain", action="store_true", help="list every rule applied and the file and key declaring it")
+    translate.add_argument(
+        "--response", action="store_true",
+        help="the input is the backend's answer (a JSON-RPC response or a bare result) to --method",
+    )
+    translate.add_argument("--method", metavar="NAME", help="with --response: the method the caller called, as the caller names it")
+    translate.add_argument("--mappings", default="mappings", type=Path, metavar="DIR", help="mapping directory (default: %(default)s)")
+    translate.set_defaults(run=_translate)
     return parser
 
 
@@ -73,14 +142,40 @@ def _serve(args: argparse.Namespace) -> int:
 
 
 def _check(args: argparse.Namespace) -> int:
+    from .check import check_mappings, render_markdown, render_problems, render_text
+
+    report = check_mappings(args.mappings)
+    if report.coverage:
+        print(render_markdown(report) if args.markdown else render_text(report), end="" if args.markdown else "\n")
+    for line in render_problems(report):
+        print(line, file=sys.stderr)
+    if not args.markdown:
+        print(f"{len(report.problems)} problem(s)" if report.problems else "ok: no problems")
+    return 0 if report.ok else 1
+
+
+def _translate(args: argparse.Namespace) -> int:
+    from . import translate
+
+    if args.response and not args.method:
+        print("rcgate translate: --response needs --method NAME (the caller's method)", file=sys.stderr)
+        return 2
     try:
-        spec = load_mappings(args.mappings)
+        mappings = translate.load(args.mappings)
     except MappingError as exc:
-        print(f"rcgate check: {exc}", file=sys.stderr)
-        return 1
-    for name, dialect in spec.dialects.items():
-        methods = dialect["methods"]
-        unsupported = sum(1 for m in methods.values() if "unsupported" in m)
-        print(f"{name:<11} {len(methods) - unsupported:>3} methods mapped, {unsupported:>3} unsupported")
-    print(f"canonical   {len(spec.canonical['methods']):>3} methods")
-    return 0
+        print(f"rcgate translate: {exc}", file=sys.stderr)
+        return 2
+    try:
+        body = sys.stdin.buffer.read() if str(args.file) == "-" else Path(args.file).read_bytes()
+    except OSError as exc:
+        print(f"rcgate translate: {args.file}: {exc.strerror}", file=sys.stderr)
+        return 2
+    if args.response:
+        result = translate.translate_response(
+            body, method=args.method, dialect=args.from_dialect, backend=args.backend, mappings=mappings
+        )
+        sys.stdout.write(translate.format_response(result, explain=args.explain))
+    else:
+        result = translate.translate_request(body, dialect=args.from_dialect, backend=args.backend, mappings=mappings)
+        sys.stdout.write(translate.format_request(result, explain=args.explain))
+    return 0 if result["ok"] else 1

@@ -1,0 +1,556 @@
+"""`rcgate translate`: an offline dry run of one call, or one answer, through the mappings.
+
+The outputs come from the gateway's own compiled functions (`Inbound.to_canonical`,
+`Outbound.args_down`, `Outbound.result_up`, `Inbound.result_down`) and from the
+same helpers `gateway.app` uses to pick methods and word errors, so a dry run
+answers what the gateway would do. The explanation only *describes* it: it walks
+the validated spec (`Mappings.spec`) alongside and names, for every rule that
+applies, the file and key that declare it.
+
+Nothing is sent anywhere. The key is never printed (`<redacted>`). A `fetch:` rule
+(one more backend read) is not performed: the field stays null, as when that read
+fails, unless the caller of `translate_response` passes the backend's answer.
+"""
+from __future__ import annotations
+
+import copy
+import functools
+import json
+import re
+from pathlib import Path
+from typing import Any
+
+from . import app as _app
+from . import envelope, jsoncodec
+from .dialects import DialectDetector
+from .errors import RpcError
+from .mapping.converters import CONVERTERS
+from .mapping.engine import Dialect, Mappings, compile_mappings
+from .mapping.loader import load_mappings
+
+REDACTED = "<redacted>"
+BACKEND_CALL_ID = 1  # the id of the gateway's first call to its backend
+DEFAULT_FALLBACK = "kallithea"  # config.yaml's default for inbound.fallback
+
+
+@functools.lru_cache(maxsize=8)
+def load(directory: str | Path = "mappings") -> Mappings:
+    """Load and compile a mapping directory once (a bad file raises `MappingError`)."""
+    return compile_mappings(load_mappings(Path(directory)))
+
+
+# --------------------------------------------------------------------------- requests
+
+
+def translate_request(
+    body: bytes | str | dict[str, Any],
+    *,
+    dialect: str,
+    backend: str,
+    mappings: Mappings,
+    fallback: str = DEFAULT_FALLBACK,
+) -> dict[str, Any]:
+    """One caller request through the pipeline, up to the backend call (not sent).
+
+    `dialect` is the caller's dialect, or `auto` to detect it as /_admin/api does
+    (with `fallback`). Returns a dict: ok, dialect, backend, method, canonical
+    ({method, args}), backend_call (the JSON-RPC body the backend would get, key
+    redacted), error (None, or {code, text, body, raw}: the answer the caller
+    would get) and explain (a list of {rule, where, text}).
+    """
+    ex = _Explain(mappings)
+    caller = mappings.dialects[fallback if dialect == "auto" else dialect]
+    target = mappings.dialects[backend]
+    out: dict[str, Any] = {
+        "ok": False,
+        "dialect": caller.name,
+        "backend": backend,
+        "method": None,
+        "canonical": None,
+        "backend_call": None,
+        "error": None,
+        "explain": ex.steps,
+    }
+    request_id: Any = None
+    try:
+        payload = body if isinstance(body, dict) else envelope.decode(_as_bytes(body))
+        if dialect == "auto":
+            caller = mappings.dialects[DialectDetector(mappings, fallback).detect(payload)]
+            out["dialect"] = caller.name
+            ex.add("dialect", "gateway/dialects.py", "DialectDetector", f"caller detected as {caller.name} (fallback: {fallback})")
+        request_id = payload.get("id")
+        call = envelope.read_call(payload, caller)
+        key_field = next(f for f in caller.envelope.key_fields if payload.get(f))
+        ex.add("key", ex.file(caller.name), "envelope.key_fields", f"key read from `{key_field}`")
+        out["method"] = call.method
+        _explain_caller_method(ex, mappings, caller.name, call.method)
+        inbound = _app._inbound(caller, call.method)
+        _explain_args_up(ex, mappings, caller, call.method, call.args)
+        canonical_args = inbound.to_canonical(call.args)
+        out["canonical"] = {"method": inbound.canonical, "args": canonical_args}
+        entry = _explain_backend_method(ex, mappings, backend, inbound.canonical)
+        outbound = _app._outbound(target, inbound)
+        _explain_args_down(ex, mappings, backend, entry, inbound.canonical, canonical_args)
+        backend_args = outbound.args_down(copy.deepcopy(canonical_args))
+        send_key_as = target.envelope.send_key_as
+        out["backend_call"] = {"id": BACKEND_CALL_ID, send_key_as: REDACTED, "method": outbound.method, "args": backend_args}
+        ex.add("key", ex.file(backend), "envelope.send_key_as", f"key sent to the backend as `{send_key_as}`")
+        if target is caller:
+            ex.add("same_dialect", ex.file(backend), "dialect", f"caller and backend both speak {backend}: the answer will reach the caller untouched")
+        out["ok"] = True
+    except RpcError as exc:
+        out["error"] = _caller_error(ex, caller, exc, request_id)
+    except Exception as exc:  # as gateway.app: a bug still answers in the caller's dialect
+        out["error"] = _caller_error(ex, caller, RpcError("internal_error"), request_id, note=type(exc).__name__)
+    return out
+
+
+# --------------------------------------------------------------------------- answers
+
+
+def translate_response(
+    body: bytes | str | Any,
+    *,
+    method: str,
+    dialect: str,
+    backend: str,
+    mappings: Mappings,
+    fallback: str = DEFAULT_FALLBACK,
+    request_id: Any = None,
+    fetched: dict[str, Any] | None = None,
+) -> dict[str, Any]:
+    """A backend's answer to the caller's `method`, up to canonical and down to the caller.
+
+    `body` is the backend's JSON-RPC response ({id, result, error}) or a bare
+    result; bytes and str are parsed as JSON, anything else is taken as already
+    parsed. `fetched` optionally gives, by canonical method, the backend's result
+    for a `fetch:` read (offline it is not performed: the field stays null).
+    Returns a dict: ok, dialect, backend, method, canonical_result, result (what
+    the caller gets), error (as in `translate_request`) and explain.
+    """
+    ex = _Explain(mappings)
+    caller = mappings.dialects[fallback if dialect == "auto" else dialect]
+    target = mappings.dialects[backend]
+    out: dict[str, Any] = {
+        "ok": False,
+        "dialect": caller.name,
+        "backend": backend,
+        "method": method,
+        "canonical_result": None,
+        "result": None,
+        "error": None,
+        "explain": ex.steps,
+    }
+    try:
+        if dialect == "auto":
+            caller = mappings.dialects[DialectDetector(mappings, fallback).detect({"method": method})]
+            out["dialect"] = caller.name
+            ex.add("dialect", "gateway/dialects.py", "DialectDetector", f"caller detected as {caller.name} (fallback: {fallback})")
+        _explain_caller_method(ex, mappings, caller.name, method)
+        inbound = _app._inbound(caller, method)
+        entry = _explain_backend_method(ex, mappings, backend, inbound.canonical)
+        outbound = _app._outbound(target, inbound)
+        result, error, kind = _parse_answer(body)
+        ex.add("answer", "-", "-", "input read as a JSON-RPC response" if kind == "response" else "input read as a bare result")
+        if error is not None:
+            _explain_backend_error(ex, caller, target, error)
+            raise _app._translated_error(error, target, caller, inbound)
+        canonical = outbound.result_up(copy.deepcopy(result))
+        if target is caller:
+            ex.add("same_dialect", ex.file(backend), "dialect", f"caller and backend both speak {backend}: the answer reaches the caller untouched")
+            out["canonical_result"] = canonical
+            out["result"] = result
+            out["ok"] = True
+            return out
+        _explain_result(ex, mappings, backend, entry, inbound.canonical, result, "up")
+        for i, fetch in enumerate(inbound.fetches):
+            if isinstance(canonical, dict) and fetch.into not in canonical:
+                canonical[fetch.into] = _offline_fetch(mappings, target, fetch.method, fetched)
+                args = ", ".join(f"{a}=<the call's `{b}`>" for a, b in fetch.args.items())
+                done = "taken from `fetched`" if fetched and fetch.method in fetched else "not performed offline: null, as when that read fails"
+                primary = _primary(mappings, caller.name, method)
+                ex.add("fetch", ex.file(caller.name), f"methods.{primary}.result.fetch[{i}]",
+                       f"`{fetch.into}` filled by one more backend call {fetch.method}({args}); {done}")
+        out["canonical_result"] = copy.deepcopy(canonical)
+        primary = _primary(mappings, caller.name, method)
+        _explain_result(ex, mappings, caller.name, primary, inbound.canonical, canonical, "down")
+        _explain_fetched_down(ex, mappings, caller.name, primary, inbound.fetches, canonical)
+        out["result"] = inbound.result_down(canonical)
+        out["ok"] = True
+    except RpcError as exc:
+        out["error"] = _caller_error(ex, caller, exc, request_id)
+    except Exception as exc:
+        out["error"] = _caller_error(ex, caller, RpcError("internal_error"), request_id, note=type(exc).__name__)
+    return out
+
+
+def _parse_answer(body: Any) -> tuple[Any, Any, str]:
+    if isinstance(body, (bytes, str)):
+        raw = body.encode("utf-8") if isinstance(body, str) else body
+        try:
+            value = jsoncodec.loads(raw)
+        except (ValueError, RecursionError):  # what the gateway's backend client reports
+            raise RpcError("backend_unavailable", reason=f"answer is not JSON (HTTP 200, {len(raw)} bytes)") from None
+    else:
+        value = body
+    if isinstance(value, dict) and ("result" in value or "error" in value) and set(value) <= {"id", "result", "error"}:
+        return value.get("result"), value.get("error"), "response"
+    return value, None, "bare"
+
+
+def _offline_fetch(mappings: Mappings, target: Dialect, method: str, fetched: dict[str, Any] | None) -> Any:
+    outbound = target.outbound.get(method)
+    if not fetched or method not in fetched or outbound is None or outbound.unsupported:
+        return None
+    return outbound.result_up(copy.deepcopy(fetched[method]))
+
+
+# --------------------------------------------------------------------------- errors
+
+
+_KEY_IN_TEXT = re.compile(r"""(["']?(?:api_key|auth_token)["']?\s*:\s*["'])([^"'\\]*)""")
+
+
+def _caller_error(ex: "_Explain", dialect: Dialect, exc: RpcError, request_id: Any, note: str | None = None) -> dict[str, Any]:
+    """The JSON-RPC error body the caller would get, exactly as gateway.app renders it."""
+    if exc.text is not None:
+        text = exc.text
+    else:
+        text = dialect.errors.render(exc.code, _app._with_similar(exc, dialect))
+        template = exc.code if exc.code in dialect.errors.templates else "internal_error"
+        ex.add("error", ex.file(dialect.name), f"errors.{template}", f"refused ({exc.code}{', ' + note if note else ''})")
+    text = _KEY_IN_TEXT.sub(lambda m: m.group(1) + REDACTED, text)  # parse errors quote the body back
+    raw = envelope.render(dialect, request_id if exc.echo_id else None, error=text)
+    return {"code": exc.code, "text": text, "body": json.loads(raw), "raw": raw.decode("utf-8")}
+
+
+def _explain_backend_error(ex: "_Explain", caller: Dialect, backend: Dialect, error: Any) -> None:
+    text = error if isinstance(error, str) else _app._flatten_error(error)
+    if backend is caller:
+        ex.add("error", ex.file(backend.name), "errors", "the backend's error text reaches the caller unchanged (same dialect)")
+        return
+    parsed = backend.errors.parse(text)
+    if parsed and parsed[0] in caller.errors.templates:
+        ex.add("error", ex.file(backend.name), f"errors.{parsed[0]}", f"the backend's error text matches `{parsed[0]}`")
+        ex.add("error", ex.file(caller.name), f"errors.{parsed[0]}", "reworded in the caller's dialect")
+    else:
+        ex.add("error", ex.file(backend.name), "errors", "no error text of both dialects matches: the caller gets the backend's text unchanged")
+
+
+# --------------------------------------------------------------------------- explanation
+
+
+class _Explain:
+    def __init__(self, mappings: Mappings) -> None:
+        self.directory = mappings.spec.directory
+        self.steps: list[dict[str, str]] = []
+
+    def file(self, name: str) -> str:
+        return str(self.directory / f"{name}.yaml")
+
+    def add(self, rule: str, file: str, key: str, text: str) -> None:
+        where = f"{file}: {key}" if file != "-" else "-"
+        self.steps.append({"rule": rule, "where": where, "text": text})
+
+
+def _short(value: Any, limit: int = 60) -> str:
+    text = json.dumps(value, ensure_ascii=False, default=str)
+    return text if len(text) <= limit else text[: limit - 3] + "..."
+
+
+def _primary(mappings: Mappings, dialect: str, method: str) -> str:
+    rules = mappings.spec.dialects[dialect]["methods"][method]
+    return rules.get("alias_of", method)
+
+
+def _explain_caller_method(ex: _Explain, mappings: Mappings, dialect: str, method: str) -> None:
+    methods = mappings.spec.dialects[dialect]["methods"]
+    file = ex.file(dialect)
+    rules = methods.get(method)
+    if rules is None:
+        ex.add("method", file, "methods", f"`{method}` is not in this file: no such {dialect} method")
+        return
+    name = method
+    if "alias_of" in rules:
+        name = rules["alias_of"]
+        ex.add("alias_of", file, f"methods.{method}.alias_of", f"`{method}` is a second name of `{name}`")
+        rules = methods[name]
+    cname = rules.get("canonical", name)
+    if "unsupported" in rules:
+        ex.add("unsupported", file, f"methods.{name}.unsupported", f"`{name}` is unsupported: {rules['unsupported']}")
+    elif "canonical" in rules:
+        ex.add("method", file, f"methods.{name}.canonical", f"method `{name}` -> canonical `{cname}`")
+    else:
+        ex.add("method", file, f"methods.{name}", f"method `{name}` -> canonical `{cname}` (same name)")
+
+
+def _explain_args_up(ex: _Explain, mappings: Mappings, dialect: Dialect, method: str, args: dict[str, Any]) -> None:
+    """Describe `Inbound.to_canonical`, argument by argument, in the same order."""
+    name = _primary(mappings, dialect.name, method)
+    rules = mappings.spec.dialects[dialect.name]["methods"][name]
+    cname = rules.get("canonical", name)
+    cspec = mappings.spec.canonical["methods"][cname]["args"]
+    file, cfile, where = ex.file(dialect.name), ex.file("canonical"), f"methods.{name}"
+    rename, aliases, absent, values = rules["args"], rules["aliases"], set(rules["absent"]), rules["values"]
+    reject = dialect.envelope.unknown_args == "reject"
+    seen: dict[str, str] = {}  # canonical arg -> the name it was given as
+    for given, value in args.items():
+        dialect_arg = aliases.get(given, given)
+        if given in aliases:
+            ex.add("alias", file, f"{where}.aliases.{given}", f"`{given}` is an older spelling of `{dialect_arg}`")
+        canonical_arg = rename.get(dialect_arg, dialect_arg)
+        if canonical_arg not in cspec or canonical_arg in absent:
+            if canonical_arg in absent:
+                ex.add("absent", file, f"{where}.absent", f"`{given}`: {dialect.name} has no `{canonical_arg}` here, so it is unknown")
+            else:
+                ex.add("unknown_arg", cfile, f"methods.{cname}.args", f"`{given}` is no argument of `{cname}`")
+            ex.add("unknown_arg", file, "envelope.unknown_args", f"unknown argument `{given}` {'refused' if reject else 'dropped'}")
+            continue
+        if given in aliases and canonical_arg in seen:
+            ex.add("alias", file, f"{where}.aliases.{given}", f"`{given}` ignored: `{seen[canonical_arg]}` was given too")
+            continue
+        if canonical_arg in seen and seen[canonical_arg] != given:
+            ex.add("alias", file, f"{where}.aliases.{seen[canonical_arg]}", f"`{given}` replaces the older spelling `{seen[canonical_arg]}`")
+        seen[canonical_arg] = given
+        if dialect_arg in rename:
+            ex.add("rename", file, f"{where}.args.{dialect_arg}", f"`{dialect_arg}` -> canonical `{canonical_arg}`")
+        else:
+            ex.add("arg", cfile, f"methods.{cname}.args.{canonical_arg}", f"`{canonical_arg}` passes under its own name ({_kind(cspec[canonical_arg])})")
+        if dialect_arg in values:
+            converter = values[dialect_arg]
+            new = CONVERTERS[converter].up(value)
+            ex.add("converter", file, f"{where}.values.{dialect_arg}", f"`{dialect_arg}` converted by `{converter}`: {_short(value)} -> {_short(new)}")
+    rename_down = {c: d for d, c in rename.items()}
+    for arg, spec in cspec.items():
+        if spec["kind"] == "required" and arg not in seen:
+            ex.add("missing_arg", cfile, f"methods.{cname}.args.{arg}", f"required `{rename_down.get(arg, arg)}` is missing")
+
+
+def _kind(spec: dict[str, Any]) -> str:
+    return f"default {_short(spec['default'])}" if spec["kind"] == "default" else spec["kind"]
+
+
+def _backend_entry(mappings: Mappings, backend: str, canonical: str) -> str | None:
+    """The backend file's method that serves a canonical one: the first in file order, as the compiler picks."""
+    for name, rules in mappings.spec.dialects[backend]["methods"].items():
+        if "alias_of" not in rules and rules.get("canonical", name) == canonical:
+            return name
+    return None
+
+
+def _explain_backend_method(ex: _Explain, mappings: Mappings, backend: str, canonical: str) -> str | None:
+    entry = _backend_entry(mappings, backend, canonical)
+    file = ex.file(backend)
+    if entry is None:
+        ex.add("backend_method", file, "methods", f"no method of this file maps canonical `{canonical}`: refused")
+        return None
+    rules = mappings.spec.dialects[backend]["methods"][entry]
+    if "unsupported" in rules:
+        ex.add("unsupported", file, f"methods.{entry}.unsupported", f"the {backend} backend cannot serve `{canonical}`: {rules['unsupported']}")
+    else:
+        key = f"methods.{entry}.canonical" if "canonical" in rules else f"methods.{entry}"
+        ex.add("backend_method", file, key, f"backend method `{entry}`")
+    return entry
+
+
+def _explain_args_down(ex: _Explain, mappings: Mappings, backend: str, entry: str | None, canonical: str, args: dict[str, Any]) -> None:
+    """Describe `Outbound.args_down` in the same order."""
+    if entry is None:
+        return
+    rules = mappings.spec.dialects[backend]["methods"][entry]
+    cmethod = mappings.canonical[canonical]
+    file, where = ex.file(backend), f"methods.{entry}"
+    absent, values = set(rules["absent"]), rules["values"]
+    rename_down = {c: d for d, c in rules["args"].items()}
+    for arg, value in args.items():
+        if arg in absent:
+            if arg in cmethod.defaults and value == cmethod.defaults[arg]:
+                ex.add("absent", file, f"{where}.absent",
+                       f"`{arg}` left out: {backend} has no such argument and {_short(value)} is the canonical default")
+                continue
+            ex.add("absent", file, f"{where}.absent", f"`{arg}` = {_short(value)} refused: {backend} has no such argument")
+            return
+        dialect_arg = rename_down.get(arg, arg)
+        if dialect_arg != arg:
+            ex.add("rename", file, f"{where}.args.{dialect_arg}", f"canonical `{arg}` -> `{dialect_arg}`")
+        if dialect_arg in values:
+            converter = values[dialect_arg]
+            new = CONVERTERS[converter].down(value)
+            ex.add("converter", file, f"{where}.values.{dialect_arg}", f"`{dialect_arg}` converted by `{converter}`: {_short(value)} -> {_short(new)}")
+
+
+def _explain_result(
+    ex: _Explain, mappings: Mappings, dialect: str, entry: str | None, canonical: str, value: Any, direction: str, root: str = "result"
+) -> None:
+    """Describe `Outbound.result_up` (direction up, on the backend's answer) or
+    `Inbound.result_down` (down, on the canonical answer): which result and object
+    rules fire where. Same traversal order as the compiled functions."""
+    if entry is None:
+        return
+    spec = mappings.spec.dialects[dialect]
+    file = ex.file(dialect)
+    tree = mappings.spec.canonical["objects"]
+    shape = mappings.spec.canonical["methods"][canonical]["result"]
+    top = spec["methods"][entry]["result"]
+    top_where = f"methods.{entry}.result"
+    events: dict[tuple[str, str, str], list[str]] = {}
+
+    def event(rule: str, key: str, text: str, path: str) -> None:
+        events.setdefault((rule, key, text), []).append(path)
+
+    def child(kind: Any, v: Any, path: str) -> None:
+        if isinstance(kind, str):
+            walk(v, spec["objects"].get(kind, {}), f"objects.{kind}", tree.get(kind, {}), path)
+        elif isinstance(kind, dict):
+            walk(v, {}, "", kind, path)
+
+    def walk(v: Any, rules: dict, where: str, children: dict, path: str) -> None:
+        if isinstance(v, list):
+            for item in v:
+                walk(item, rules, where, children, f"{path}[]")
+            return
+        if not isinstance(v, dict):
+            return
+        rename, drop, fill = rules.get("rename", {}), set(rules.get("drop", ())), rules.get("fill", {})
+        conv, enum = rules.get("values", {}), rules.get("enum", {})
+        if direction == "up":
+            for key, val in v.items():
+                if key in enum and isinstance(val, str) and val in enum[key]:
+                    event("enum", f"{where}.enum.{key}", f"`{key}`: {_short(val)} -> {_short(enum[key][val])}", path)
+                    val = enum[key][val]
+                if key in conv:
+                    new = CONVERTERS[conv[key]].up(val)
+                    event("converter", f"{where}.values.{key}", _conv_text(key, conv[key], val, new), path)
+                    val = new
+                if key in rename:
+                    event("rename", f"{where}.rename.{key}", f"`{key}` -> canonical `{rename[key]}`", path)
+                    key = rename[key]
+                if key in children:
+                    child(children[key], val, f"{path}.{key}")
+            return
+        rename_down = {c: d for d, c in rename.items()}
+        enum_down = {f: {c: d for d, c in m.items()} for f, m in enum.items()}
+        present = set()
+        for key, val in v.items():
+            if key in drop:
+                event("drop", f"{where}.drop", f"`{key}` dropped", path)
+                continue
+            if key in children:
+                child(children[key], val, f"{path}.{key}")
+            if key in rename_down:
+                event("rename", f"{where}.rename.{rename_down[key]}", f"canonical `{key}` -> `{rename_down[key]}`", path)
+                key = rename_down[key]
+            if key in conv:
+                new = CONVERTERS[conv[key]].down(val)
+                event("converter", f"{where}.values.{key}", _conv_text(key, conv[key], val, new), path)
+                val = new
+            if key in enum_down and isinstance(val, str) and val in enum_down[key]:
+                event("enum", f"{where}.enum.{key}", f"`{key}`: {_short(val)} -> {_short(enum_down[key][val])}", path)
+            present.add(key)
+        for key, fv in fill.items():
+            if key not in present:
+                event("fill", f"{where}.fill.{key}", f"`{key}` added: {_short(fv)}", path)
+
+    from_field = top.get("from_field")
+    if direction == "up":
+        if from_field and not isinstance(value, dict):
+            event("from_field", f"{top_where}.from_field", f"the bare answer is taken as canonical `{from_field}`", root)
+            value = {from_field: value}
+        if isinstance(shape, dict):
+            walk(value, top, top_where, shape, root)
+        else:  # the method's own rules first, then the object type's (as the compiler composes them)
+            walk(value, top, top_where, {}, root)
+            child(shape, _rekey(value, top, "up"), root)
+    else:
+        if isinstance(shape, dict):
+            walk(value, top, top_where, shape, root)
+        else:  # the object type's rules first, then the method's
+            child(shape, value, root)
+            walk(_rekey(value, spec["objects"].get(shape, {}) if shape else {}, "down"), top, top_where, {}, root)
+        if from_field:
+            event("from_field", f"{top_where}.from_field", f"the caller gets the bare value of `{from_field}`", root)
+
+    for (rule, key, text), paths in events.items():
+        where = sorted(set(paths), key=paths.index)
+        count = f" ({len(paths)}x)" if len(paths) > 1 else ""
+        ex.add(rule, file, key, f"{text} at {', '.join(where)}{count}")
+
+
+def _explain_fetched_down(ex: _Explain, mappings: Mappings, dialect: str, primary: str, fetches: Any, canonical: Any) -> None:
+    """A fetched field comes down as the answer of the caller's own method for that read."""
+    if not isinstance(canonical, dict):
+        return
+    rename = mappings.spec.dialects[dialect]["methods"][primary]["result"]["rename"]
+    for fetch in fetches:
+        entry = None
+        for name, rules in mappings.spec.dialects[dialect]["methods"].items():
+            if "alias_of" not in rules and rules.get("canonical", name) == fetch.method:
+                entry = name  # the last one, as the compiler's lookup by canonical name
+        rules = mappings.spec.dialects[dialect]["methods"].get(entry or "", {})
+        if entry is not None and "unsupported" not in rules and canonical.get(fetch.into) is not None:
+            into = {c: d for d, c in rename.items()}.get(fetch.into, fetch.into)
+            _explain_result(ex, mappings, dialect, entry, fetch.method, canonical[fetch.into], "down", f"result.{into}")
+
+
+def _conv_text(field: str, converter: str, old: Any, new: Any) -> str:
+    change = f"{_short(old)} -> {_short(new)}" if new != old else f"{_short(old)} unchanged"
+    return f"`{field}` converted by `{converter}`: {change}"
+
+
+def _rekey(value: Any, rules: dict, direction: str) -> Any:
+    """The keys an object has after one level of rules, for describing the next level."""
+    if isinstance(value, list):
+        return [_rekey(v, rules, direction) for v in value]
+    if not isinstance(value, dict):
+        return value
+    rename = rules.get("rename", {})
+    if direction == "up":
+        return {rename.get(k, k): v for k, v in value.items()}
+    down, drop = {c: d for d, c in rename.items()}, set(rules.get("drop", ()))
+    return {down.get(k, k): v for k, v in value.items() if k not in drop}
+
+
+# --------------------------------------------------------------------------- text output
+
+
+def format_request(result: dict[str, Any], explain: bool = False) -> str:
+    parts = []
+    if result["canonical"] is not None:
+        parts.append("canonical call:\n" + _pretty(result["canonical"]))
+    if result["backend_call"] is not None:
+        parts.append(f"backend call ({result['backend']}):\n" + _pretty(result["backend_call"]))
+    if result["error"] is not None:
+        parts.append(f"error (the answer a {result['dialect']} caller gets):\n" + result["error"]["raw"])
+    if explain:
+        parts.append(format_explain(result["explain"]))
+    return "\n\n".join(parts) + "\n"
+
+
+def format_response(result: dict[str, Any], explain: bool = False) -> str:
+    parts = []
+    if result["ok"]:
+        parts.append("canonical result:\n" + _pretty(result["canonical_result"]))
+        parts.append(f"caller's result ({result['dialect']} {result['method']}):\n" + _pretty(result["result"]))
+    if result["error"] is not None:
+        parts.append(f"error (the answer a {result['dialect']} caller gets):\n" + result["error"]["raw"])
+    if explain:
+        parts.append(format_explain(result["explain"]))
+    return "\n\n".join(parts) + "\n"
+
+
+def format_explain(steps: list[dict[str, str]]) -> str:
+    width = max((len(s["rule"]) for s in steps), default=0)
+    lines = ["explain:"]
+    for s in steps:
+        lines.append(f"  {s['rule']:<{width}}  {s['text']}")
+        if s["where"] != "-":
+            lines.append(f"  {'':<{width}}    {s['where']}")
+    return "\n".join(lines)
+
+
+def _pretty(value: Any) -> str:
+    return json.dumps(value, indent=2, ensure_ascii=False)
+
+
+def _as_bytes(body: bytes | str) -> bytes:
+    return body.encode("utf-8") if isinstance(body, str) else body
