@@ -4,14 +4,19 @@
          ─► inbound.to_canonical (rename, validate) ─► outbound.args_down
          ─► backend.call ─► outbound.result_up ─► fetches ─► inbound.result_down
          ─► envelope.render ─► HTTP 200          (audit.record: exactly once, always)
+
+Everything a call needs from configuration sits in one immutable `Snapshot`; a
+call takes the current one when it starts, and a reload swaps in a new one, so
+in-flight calls finish on the set they started with.
 """
 from __future__ import annotations
 
+import asyncio
 import logging
 import time
 import uuid
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Callable
 
 from aiohttp import web
 
@@ -21,59 +26,100 @@ from .backend import Backend, BackendUnavailable
 from .config import Config
 from .dialects import DialectDetector
 from .errors import RpcError
-from .mapping.engine import Dialect, Inbound, Mappings, Outbound
+from .mapping.engine import Dialect, Inbound, Mappings, Outbound, compile_mappings
 from .mapping.loader import load_mappings
-from .mapping.engine import compile_mappings
+from .metrics import Metrics
 
 log = logging.getLogger("rcgate")
 ENDPOINTS = {"/_admin/api": None, **{f"/{d}/_admin/api": d for d in ("rhodecode1", "kallithea", "rhodecode")}}
-STATE = web.AppKey("state", "Gateway")
+CANONICAL_HEADER = "X-Rcgate-Canonical-Method"
+GATEWAY = web.AppKey("gateway", "Gateway")
 
 
-@dataclass
-class Gateway:
+@dataclass(frozen=True)
+class Snapshot:
+    """Config, compiled mappings and backend client: swapped whole on reload."""
+
     config: Config
     mappings: Mappings
     detector: DialectDetector
     backend: Backend
-    audit: AuditLog
 
     @property
     def backend_dialect(self) -> Dialect:
         return self.mappings.dialects[self.config.backend_dialect]
 
+    def dialect_for(self, forced: str | None) -> Dialect:
+        """The dialect before the body is read: forced by the path, configured, or auto's fallback."""
+        inbound = self.config.inbound_dialect
+        return self.mappings.dialects[forced or (self.config.fallback_dialect if inbound == "auto" else inbound)]
 
-def create_app(config: Config) -> web.Application:
-    mappings = compile_mappings(load_mappings(config.mappings))  # a bad file stops the start here
-    gateway = Gateway(
-        config=config,
-        mappings=mappings,
-        detector=DialectDetector(mappings, config.fallback_dialect),
-        backend=Backend(
-            config.backend_url,
-            mappings.dialects[config.backend_dialect],
-            config.backend_timeout,
-            config.backend_max_connections,
-        ),
-        audit=AuditLog(config.audit_path, config.audit_redact),
-    )
-    app = web.Application()
-    app[STATE] = gateway
+    def detects(self, forced: str | None) -> bool:
+        return forced is None and self.config.inbound_dialect == "auto"
+
+
+def build_snapshot(config: Config) -> Snapshot:
+    mappings = compile_mappings(load_mappings(config.mappings))  # a bad file raises MappingError here
+    backend = Backend(config.backend_url, mappings.dialects[config.backend_dialect], config.backend_timeout,
+                      config.backend_max_connections)
+    return Snapshot(config, mappings, DialectDetector(mappings, config.fallback_dialect), backend)
+
+
+class Gateway:
+    def __init__(self, config: Config, reload_config: Callable[[], Config] | None = None) -> None:
+        self.current = build_snapshot(config)
+        self.reload_config = reload_config
+        self.audit = AuditLog(
+            config.audit_path, config.audit_redact, queue_size=config.audit_queue_size,
+            on_full=config.audit_on_full, wait_ms=config.audit_wait_ms,
+            max_bytes=config.audit_max_bytes, backups=config.audit_backups,
+        )
+        self.metrics = Metrics(lambda: self.audit.queue.qsize(), lambda: self.audit.dropped)
+
+    async def reload(self) -> bool:
+        """Re-read config and mappings; swap only if all of it is valid. True when swapped."""
+        old = self.current
+        try:
+            config = self.reload_config() if self.reload_config else old.config
+            new = build_snapshot(config)
+        except Exception as exc:  # ConfigError, MappingError, or anything else: keep serving
+            log.error("reload refused, still serving the previous configuration: %s", exc)
+            self.metrics.reloads.labels("refused").inc()
+            return False
+        await new.backend.start()
+        self.current = new
+        self.metrics.reloads.labels("ok").inc()
+        log.info("reloaded configuration and mappings")
+        asyncio.get_running_loop().call_later(old.config.backend_timeout + 5, _close_later, old.backend)
+        return True
+
+
+def _close_later(backend: Backend) -> None:
+    asyncio.ensure_future(backend.close())  # after in-flight calls on the old set had time to finish
+
+
+def create_app(config: Config, reload_config: Callable[[], Config] | None = None) -> web.Application:
+    gateway = Gateway(config, reload_config)
+    app = web.Application(client_max_size=config.max_body_bytes)
+    app[GATEWAY] = gateway
     for path, forced in ENDPOINTS.items():
         app.router.add_route("*", path, _endpoint(forced))
+    app.router.add_get("/metrics", _metrics)
+    app.router.add_get("/healthz", _healthz)
+    app.router.add_get("/readyz", _readyz)
     app.on_startup.append(_start)
     app.on_cleanup.append(_stop)
     return app
 
 
 async def _start(app: web.Application) -> None:
-    await app[STATE].backend.start()
-    await app[STATE].audit.start()
+    await app[GATEWAY].current.backend.start()
+    await app[GATEWAY].audit.start()
 
 
 async def _stop(app: web.Application) -> None:
-    await app[STATE].backend.close()
-    await app[STATE].audit.close()
+    await app[GATEWAY].current.backend.close()
+    await app[GATEWAY].audit.close()
 
 
 def _endpoint(forced_dialect: str | None):
@@ -84,26 +130,28 @@ def _endpoint(forced_dialect: str | None):
 
 
 async def serve_call(request: web.Request, forced_dialect: str | None) -> web.Response:
-    gw: Gateway = request.app[STATE]
+    gw: Gateway = request.app[GATEWAY]
+    snap = gw.current
     started = time.perf_counter()
     event: dict[str, Any] = {"request_id": uuid.uuid4().hex, "client": request.remote}
-    dialect = gw.mappings.dialects[forced_dialect or _configured(gw)]
+    dialect = snap.dialect_for(forced_dialect)
     request_id: Any = None
+    canonical_method = None
     try:
-        payload = envelope.decode(await request.read())
-        if forced_dialect is None and gw.config.inbound_dialect == "auto":
-            dialect = gw.mappings.dialects[gw.detector.detect(payload)]
+        payload = envelope.decode(await _read_body(request))
+        if snap.detects(forced_dialect):
+            dialect = snap.mappings.dialects[snap.detector.detect(payload)]
         request_id = payload.get("id")
         event["key"] = key_fingerprint(_first_key(payload, dialect))
         call = envelope.read_call(payload, dialect)
         event["method"] = call.method
         inbound = _inbound(dialect, call.method)
-        event["canonical_method"] = inbound.canonical
+        event["canonical_method"] = canonical_method = inbound.canonical
         canonical_args = inbound.to_canonical(call.args)
         event["args"] = canonical_args
-        outbound = _outbound(gw.backend_dialect, inbound)
+        outbound = _outbound(snap.backend_dialect, inbound)
         event["backend_method"] = outbound.method
-        result = await _call_backend(gw, dialect, inbound, outbound, canonical_args, call.key)
+        result = await _call_backend(gw, snap, dialect, inbound, outbound, canonical_args, call.key)
         body = envelope.render(dialect, call.id, result=result)
         event["outcome"] = "ok"
     except RpcError as exc:
@@ -111,20 +159,29 @@ async def serve_call(request: web.Request, forced_dialect: str | None) -> web.Re
         body = envelope.render(dialect, request_id if exc.echo_id else None, error=text)
         event.update(outcome="error", error_code=exc.code, error=_audit_text(exc, dialect))
     except Exception as exc:  # a bug must still answer in the caller's dialect, never with a traceback
-        log.error("internal error: %s", type(exc).__name__, exc_info=False)
+        log.error("internal error: %s", type(exc).__name__)
         body = envelope.render(dialect, request_id, error=dialect.errors.render("internal_error", {}))
         event.update(outcome="error", error_code="internal_error", error=type(exc).__name__)
+    elapsed = time.perf_counter() - started
     event["dialect"] = dialect.name
-    event["duration_ms"] = round((time.perf_counter() - started) * 1000, 3)
-    gw.audit.record(**event)
-    return web.Response(body=body, content_type="application/json", headers=_NO_CACHE)
+    event["duration_ms"] = round(elapsed * 1000, 3)
+    await gw.audit.record(**event)
+    gw.metrics.calls.labels(dialect.name, canonical_method or "-", event["outcome"]).inc()
+    gw.metrics.latency.labels(dialect.name).observe(elapsed)
+    headers = dict(_NO_CACHE)
+    if canonical_method and dialect.name != "rhodecode":  # a migration hint; the body stays the legacy shape
+        headers[CANONICAL_HEADER] = canonical_method
+    return web.Response(body=body, content_type="application/json", headers=headers)
 
 
 _NO_CACHE = {"Cache-Control": "no-cache", "Pragma": "no-cache"}
 
 
-def _configured(gw: Gateway) -> str:
-    return gw.config.fallback_dialect if gw.config.inbound_dialect == "auto" else gw.config.inbound_dialect
+async def _read_body(request: web.Request) -> bytes:
+    try:
+        return await request.read()
+    except web.HTTPRequestEntityTooLarge as exc:
+        raise RpcError("body_too_large", echo_id=False, limit=exc.max_size) from None
 
 
 def _first_key(payload: dict[str, Any], dialect: Dialect) -> Any:
@@ -149,14 +206,10 @@ def _outbound(backend: Dialect, inbound: Inbound) -> Outbound:
     return outbound
 
 
-async def _call_backend(
-    gw: Gateway, dialect: Dialect, inbound: Inbound, outbound: Outbound, args: dict[str, Any], key: str
-) -> Any:
-    backend = gw.backend_dialect
-    try:
-        answer = await gw.backend.call(outbound.method, outbound.args_down(args), key)
-    except BackendUnavailable as exc:
-        raise RpcError("backend_unavailable", reason=str(exc)) from None
+async def _call_backend(gw: Gateway, snap: Snapshot, dialect: Dialect, inbound: Inbound, outbound: Outbound,
+                        args: dict[str, Any], key: str) -> Any:
+    backend = snap.backend_dialect
+    answer = await _send(gw, snap, outbound.method, outbound.args_down(args), key)
     if answer.error is not None:
         raise _translated_error(answer.error, backend, dialect, inbound)
     if backend is dialect:  # same dialect both sides: the server's answer, untouched
@@ -164,18 +217,29 @@ async def _call_backend(
     result = outbound.result_up(answer.result)
     for fetch in inbound.fetches:
         if isinstance(result, dict) and fetch.into not in result:
-            result[fetch.into] = await _fetch(gw, fetch.method, {a: args.get(b) for a, b in fetch.args.items()}, key)
+            result[fetch.into] = await _fetch(gw, snap, fetch.method, {a: args.get(b) for a, b in fetch.args.items()}, key)
     return inbound.result_down(result)
 
 
-async def _fetch(gw: Gateway, method: str, args: dict[str, Any], key: str) -> Any:
+async def _send(gw: Gateway, snap: Snapshot, method: str, args: dict[str, Any], key: str):
+    started = time.perf_counter()
+    try:
+        return await snap.backend.call(method, args, key)
+    except BackendUnavailable as exc:
+        gw.metrics.backend_errors.inc()
+        raise RpcError("backend_unavailable", reason=str(exc)) from None
+    finally:
+        gw.metrics.backend_latency.observe(time.perf_counter() - started)
+
+
+async def _fetch(gw: Gateway, snap: Snapshot, method: str, args: dict[str, Any], key: str) -> Any:
     """A follow-up read a dialect declared (`fetch:`); its failure leaves the field null."""
-    outbound = gw.backend_dialect.outbound.get(method)
+    outbound = snap.backend_dialect.outbound.get(method)
     if outbound is None or outbound.unsupported:
         return None
     try:
-        answer = await gw.backend.call(outbound.method, outbound.args_down(args), key)
-    except (BackendUnavailable, RpcError):
+        answer = await _send(gw, snap, outbound.method, outbound.args_down(args), key)
+    except RpcError:
         return None
     return None if answer.error is not None else outbound.result_up(answer.result)
 
@@ -218,3 +282,21 @@ def _audit_text(exc: RpcError, dialect: Dialect) -> str:
         return exc.text
     params = {k: ("<body>" if k in envelope.SECRET_PARAMS else v) for k, v in exc.params.items()}
     return dialect.errors.render(exc.code, params)
+
+
+# --------------------------------------------------------------------------- operations endpoints
+
+
+async def _metrics(request: web.Request) -> web.Response:
+    metrics = request.app[GATEWAY].metrics
+    return web.Response(body=metrics.exposition(), headers={"Content-Type": metrics.content_type})
+
+
+async def _healthz(request: web.Request) -> web.Response:
+    return web.json_response({"status": "ok"})
+
+
+async def _readyz(request: web.Request) -> web.Response:
+    """Ready when the backend answers its API endpoint at all (any JSON-RPC answer will do)."""
+    ready, reason = await request.app[GATEWAY].current.backend.probe()
+    return web.json_response({"ready": ready, "backend": reason}, status=200 if ready else 503)

@@ -57,6 +57,24 @@ class Backend:
         return _parse_answer(raw, status, call_id)
 
 
+    async def probe(self) -> tuple[bool, str]:
+        """Does the backend answer its API endpoint with JSON-RPC? (no key: it must say so itself)"""
+        assert self._session is not None
+        try:
+            async with self._session.post(self.api_url, data=b"{}", headers={"Content-Type": "application/json"},
+                                          timeout=aiohttp.ClientTimeout(total=min(5.0, self.timeout.total or 5.0))) as r:
+                raw = await r.read()
+        except TimeoutError:
+            return False, "no answer in time"
+        except aiohttp.ClientError as exc:
+            return False, _describe(exc)
+        try:
+            answer = jsoncodec.loads(raw)
+        except (ValueError, RecursionError):
+            return False, f"answer is not JSON (HTTP {r.status})"
+        return (True, "answering") if isinstance(answer, dict) and "error" in answer else (False, "not JSON-RPC")
+
+
 def _parse_answer(raw: bytes, status: int, call_id: int) -> BackendAnswer:
     try:
         answer = jsoncodec.loads(raw)

@@ -42,10 +42,20 @@ class InboundSchema(_Strict):
 class AuditSchema(_Strict):
     path = fields.String(load_default="-")
     redact = fields.List(fields.String(), load_default=list)
+    queue_size = fields.Integer(load_default=100_000, validate=validate.Range(min=1))
+    on_full = fields.String(load_default="wait", validate=validate.OneOf(["wait", "wait_briefly", "drop"]))
+    wait_ms = fields.Float(load_default=50.0, validate=validate.Range(min=0))
+    max_bytes = fields.Integer(load_default=100 * 1024 * 1024, validate=validate.Range(min=0))
+    backups = fields.Integer(load_default=10, validate=validate.Range(min=0))
+
+
+class LimitsSchema(_Strict):
+    max_body_bytes = fields.Integer(load_default=10 * 1024 * 1024, validate=validate.Range(min=1024))
 
 
 class ConfigSchema(_Strict):
     listen = fields.String(load_default="127.0.0.1:8080", validate=_host_port)
+    limits = fields.Nested(LimitsSchema, load_default=lambda: LimitsSchema().load({}))
     mappings = fields.String(load_default="mappings")
     backend = fields.Nested(BackendSchema, required=True)
     inbound = fields.Nested(InboundSchema, load_default=lambda: InboundSchema().load({}))
@@ -64,6 +74,13 @@ class Config:
     fallback_dialect: str
     audit_path: str
     audit_redact: list[str] = field(default_factory=list)
+    audit_queue_size: int = 100_000
+    audit_on_full: str = "wait"
+    audit_wait_ms: float = 50.0
+    audit_max_bytes: int = 100 * 1024 * 1024
+    audit_backups: int = 10
+    max_body_bytes: int = 10 * 1024 * 1024
+    source: Path | None = None  # the config file, re-read on SIGHUP
 
     @property
     def host_port(self) -> tuple[str, int]:
@@ -106,6 +123,13 @@ def load_config(path: Path | str) -> Config:
         fallback_dialect=data["inbound"]["fallback"],
         audit_path=data["audit"]["path"],
         audit_redact=data["audit"]["redact"],
+        audit_queue_size=data["audit"]["queue_size"],
+        audit_on_full=data["audit"]["on_full"],
+        audit_wait_ms=data["audit"]["wait_ms"],
+        audit_max_bytes=data["audit"]["max_bytes"],
+        audit_backups=data["audit"]["backups"],
+        max_body_bytes=data["limits"]["max_body_bytes"],
+        source=path,
     )
 
 

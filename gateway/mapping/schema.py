@@ -158,6 +158,7 @@ class EnvelopeSchema(_Strict):
 ERROR_IDS = {
     # protocol errors, produced by rcgate itself
     "empty_body": "the request has no body",
+    "body_too_large": "the request body is over the configured limit ({limit} bytes)",
     "parse_error": "the body is not valid JSON ({reason}, {raw})",
     "not_an_object": "the body is JSON but not an object",
     "missing_key": "no key field in the request",
