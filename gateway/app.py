@@ -75,6 +75,7 @@ class Gateway:
             max_bytes=config.audit_max_bytes, backups=config.audit_backups,
         )
         self.metrics = Metrics(lambda: self.audit.queue.qsize(), lambda: self.audit.dropped)
+        self.retired: list[Backend] = []  # clients of replaced snapshots, closed once their calls are done
 
     async def reload(self) -> bool:
         """Re-read config and mappings; swap only if all of it is valid. True when swapped."""
@@ -90,12 +91,20 @@ class Gateway:
         self.current = new
         self.metrics.reloads.labels("ok").inc()
         log.info("reloaded configuration and mappings")
-        asyncio.get_running_loop().call_later(old.config.backend_timeout + 5, _close_later, old.backend)
+        self.retired.append(old.backend)
+        asyncio.get_running_loop().call_later(old.config.backend_timeout + 5, self._close_retired, old.backend)
         return True
 
+    def _close_retired(self, backend: Backend) -> None:
+        if backend in self.retired:  # after in-flight calls on the old set had time to finish
+            self.retired.remove(backend)
+            asyncio.ensure_future(backend.close())
 
-def _close_later(backend: Backend) -> None:
-    asyncio.ensure_future(backend.close())  # after in-flight calls on the old set had time to finish
+    async def close(self) -> None:
+        for backend in [self.current.backend, *self.retired]:
+            await backend.close()
+        self.retired.clear()
+        await self.audit.close()
 
 
 def create_app(config: Config, reload_config: Callable[[], Config] | None = None) -> web.Application:
@@ -118,8 +127,7 @@ async def _start(app: web.Application) -> None:
 
 
 async def _stop(app: web.Application) -> None:
-    await app[GATEWAY].current.backend.close()
-    await app[GATEWAY].audit.close()
+    await app[GATEWAY].close()
 
 
 def _endpoint(forced_dialect: str | None):

@@ -74,6 +74,13 @@ def build_parser() -> argparse.ArgumentParser:
         help="dialect served at /_admin/api (auto: detect per call; see the README)",
     )
     serve.add_argument("--audit-log", metavar="PATH", help="audit log file, or - for standard output")
+    serve.add_argument(
+        "--workers", type=int, default=1, metavar="N",
+        help="processes sharing the port (SO_REUSEPORT); each writes its own audit file (default: 1)",
+    )
+    serve.epilog = ("Signals: SIGTERM/SIGINT stop accepting, finish in-flight calls, write every queued audit "
+                    "record, then exit. SIGHUP re-reads the config file and the mappings; a bad file is refused "
+                    "and the previous set keeps serving.")
     serve.set_defaults(run=_serve)
 
     check = sub.add_parser(
@@ -115,11 +122,86 @@ def build_parser() -> argparse.ArgumentParser:
     translate.add_argument("--method", metavar="NAME", help="with --response: the method the caller called, as the caller names it")
     translate.add_argument("--mappings", default="mappings", type=Path, metavar="DIR", help="mapping directory (default: %(default)s)")
     translate.set_defaults(run=_translate)
+    _add_audit_parser(sub)
     return parser
 
 
+def _add_audit_parser(sub: "argparse._SubParsersAction[argparse.ArgumentParser]") -> None:
+    audit = sub.add_parser(
+        "audit",
+        help="read the audit log: usage report, live tail",
+        description="Read rcgate's audit log (JSON lines). Rotated files (PATH.1, PATH.2, ...) and per-worker "
+                    "files (NAME.w1.EXT, ...) beside a given PATH are read too.",
+    )
+    audit_sub = audit.add_subparsers(dest="audit_command", metavar="COMMAND", required=True)
+    report = audit_sub.add_parser(
+        "report",
+        help="calls per caller x dialect x method: the list for retiring legacy scripts",
+        description="Summarise audit logs per caller (key fingerprint) x dialect x method: calls, errors, "
+                    "last seen.",
+    )
+    report.add_argument("paths", nargs="+", type=Path, metavar="PATH", help="audit log file(s)")
+    report.add_argument("--json", action="store_true", help="one JSON object per row instead of a table")
+    report.set_defaults(run=_audit_report)
+    tail = audit_sub.add_parser(
+        "tail",
+        help="follow an audit log, with filters",
+        description="Print audit records as they are written (follows rotation). Filters combine with AND.",
+    )
+    tail.add_argument("path", type=Path, metavar="PATH", help="audit log file")
+    tail.add_argument("--dialect", choices=list(DIALECTS), help="only calls in this inbound dialect")
+    tail.add_argument("--method", help="only calls of this method (as the caller named it)")
+    tail.add_argument("--caller", metavar="FINGERPRINT", help="only calls with this key fingerprint")
+    tail.add_argument("--outcome", choices=["ok", "error"], help="only successful or failed calls")
+    tail.add_argument("--json", action="store_true", help="print the JSON records instead of table rows")
+    tail.add_argument("--existing", action="store_true", help="print the matching records already in the file first")
+    tail.add_argument("--seconds", type=float, metavar="S", help="stop after S seconds (default: until Ctrl-C)")
+    tail.set_defaults(run=_audit_tail)
+
+
+def _audit_report(args: argparse.Namespace) -> int:
+    import json
+
+    from . import audit_report as ar
+
+    missing = [str(p) for p in args.paths if not ar.expand([p])]
+    if missing:
+        print(f"rcgate audit report: not found: {', '.join(missing)}", file=sys.stderr)
+        return 2
+    usage = ar.report(ar.records(ar.expand(args.paths)))
+    if args.json:
+        for u in usage:
+            print(json.dumps(u.__dict__))
+    else:
+        print(ar.report_table(usage) if usage else "no calls recorded")
+    return 0
+
+
+def _audit_tail(args: argparse.Namespace) -> int:
+    import json
+
+    from . import audit_report as ar
+
+    filters = {k: getattr(args, k) for k in ar.FILTERS}
+    show = (lambda r: print(json.dumps(r), flush=True)) if args.json else (lambda r: print(ar.tail_line(r), flush=True))
+    if not args.json:
+        print("  ".join(ar.TAIL_COLUMNS), flush=True)
+    try:
+        if args.existing and args.path.exists():
+            for record in ar.records([args.path]):
+                if ar.matches(record, filters):
+                    show(record)
+        for record in ar.follow(args.path, stop_after=args.seconds):
+            if ar.matches(record, filters):
+                show(record)
+    except KeyboardInterrupt:
+        pass
+    return 0
+
+
 def main(argv: list[str] | None = None) -> int:
-    args = build_parser().parse_args(argv)
+    parser = build_parser()
+    args = parser.parse_args(argv)
     return args.run(args)
 
 
@@ -128,14 +210,12 @@ def _serve(args: argparse.Namespace) -> int:
 
     logging.basicConfig(level=logging.INFO, format="%(asctime)s rcgate %(levelname)s %(message)s", stream=sys.stderr)
     try:
-        config = load_config(args.config).override(
-            listen=args.listen,
-            backend_url=args.backend_url,
-            backend_dialect=args.backend_dialect,
-            inbound_dialect=args.inbound_dialect,
-            audit_path=args.audit_log,
-        )
-        return run(config)
+        overrides = dict(listen=args.listen, backend_url=args.backend_url, backend_dialect=args.backend_dialect,
+                         inbound_dialect=args.inbound_dialect, audit_path=args.audit_log)
+        config = load_config(args.config).override(**overrides)
+        if args.workers < 1:
+            raise ConfigError("--workers must be 1 or more")
+        return run(config, lambda: load_config(args.config).override(**overrides), workers=args.workers)
     except (ConfigError, MappingError) as exc:
         print(f"rcgate: {exc}", file=sys.stderr)
         return 2

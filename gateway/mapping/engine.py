@@ -226,12 +226,12 @@ def _compile_args(name: str, rules: dict, method: CanonicalMethod, unknown_polic
                 continue  # the current spelling wins over an older alias
             convert = conv_up.get(dialect_arg)
             out[canonical_arg] = convert(value) if convert else value
-        if unknown and reject:
-            raise RpcError("unknown_args", args=", ".join(f"`{a}`" for a in unknown))
         missing = method.missing_args(out)
-        if missing:
+        if missing:  # checked before unknown arguments, as Kallithea does
             # Kallithea on Python 3 names the last missing argument; we do the same everywhere.
             raise RpcError("missing_arg", arg=arg_name[missing[-1]])
+        if unknown and reject:
+            raise RpcError("unknown_args", args=", ".join(f"`{a}`" for a in unknown))
         return out
 
     def args_down(args: dict[str, Any]) -> dict[str, Any]:
