@@ -58,3 +58,81 @@ def kallithea(tmp_path_factory):
     finally:
         server.stop()
 # ======================================================================== end Kallithea
+
+
+# ======================================================================================
+# Modern RhodeCode stand-in fixture  (fixture `rhodecode_standin`)
+#
+# A TEST STAND-IN, not RhodeCode: tests/standin/rhodecode.py answers the documented
+# RhodeCode 4.x shapes (doc seed 000) from tiny in-memory state, because a modern
+# RhodeCode cannot be installed here. Function-scoped: each test gets a fresh server on
+# 127.0.0.1 (a free port) in its own event loop, started in milliseconds. It yields a
+# RunningStandin: url, api_url, admin_token, user_token (also as admin_key / user_key),
+# admin_username, user_username, received (what the stand-in was sent) and server (state).
+# ======================================================================================
+@pytest.fixture
+async def rhodecode_standin():
+    from tests.standin.rhodecode import running_standin
+
+    async with running_standin() as standin:
+        yield standin
+# ============================================================== end RhodeCode stand-in
+
+
+# ======================================================================================
+# Robustness bookkeeping  (tests/robustness, tests/zz_secrets)
+#
+# 1. Every log record of the session also goes to <basetemp>/rcgate-logs/python-logging.log
+#    (rcgate's "rcgate" logger at DEBUG, every other logger at its usual level), so that
+#    tests/zz_secrets can scan what rcgate logged in-process, next to the audit files and
+#    the stderr logs of rcgate processes that tests leave under <basetemp>.
+# 2. The credentials of the `kallithea` and `rhodecode_standin` fixtures are registered, as
+#    the fixtures are set up, as secrets of the suite (tests/robustness/ledger.py).
+# 3. The terminal summary prints the robustness tally: fuzz cases, faults injected, calls
+#    under load, audit records counted, files/lines/secrets scanned.
+# ======================================================================================
+import logging as _logging
+
+
+@pytest.fixture(scope="session", autouse=True)
+def rcgate_session_log(tmp_path_factory):
+    path = tmp_path_factory.getbasetemp() / "rcgate-logs" / "python-logging.log"
+    path.parent.mkdir(parents=True, exist_ok=True)
+    handler = _logging.FileHandler(path, encoding="utf-8")
+    handler.setLevel(_logging.DEBUG)
+    handler.setFormatter(_logging.Formatter("%(asctime)s %(name)s %(levelname)s %(message)s"))
+    root, rcgate = _logging.getLogger(), _logging.getLogger("rcgate")
+    old_level = rcgate.level
+    root.addHandler(handler)
+    rcgate.setLevel(_logging.DEBUG)
+    try:
+        yield path
+    finally:
+        rcgate.setLevel(old_level)
+        root.removeHandler(handler)
+        handler.close()
+
+
+_SECRET_ATTRS = ("admin_key", "user_key", "admin_token", "user_token", "admin_password", "user_password")
+
+
+@pytest.hookimpl(hookwrapper=True)
+def pytest_fixture_setup(fixturedef, request):
+    outcome = yield
+    if fixturedef.argname in ("kallithea", "rhodecode_standin") and outcome.exception is None:
+        from tests.robustness import ledger
+
+        for attr in _SECRET_ATTRS:
+            ledger.register_secret(getattr(outcome.get_result(), attr, None))
+
+
+def pytest_terminal_summary(terminalreporter):
+    ledger = sys.modules.get("tests.robustness.ledger")
+    if ledger is None or not ledger.TALLY:
+        return
+    terminalreporter.section("robustness")
+    for name, value in sorted(ledger.TALLY.items()):
+        terminalreporter.write_line(f"{name}: {value}")
+    for name, note in ledger.NOTES.items():
+        terminalreporter.write_line(f"{name}: {note}")
+# ======================================================================= end robustness
