@@ -146,24 +146,24 @@ async def serve_call(request: web.Request, forced_dialect: str | None) -> web.Re
     request_id: Any = None
     canonical_method = None
     try:
-        payload = envelope.decode(await _read_body(request))
+        payload = envelope.decode(await _read_body(request), snap.config.max_json_depth)
         if snap.detects(forced_dialect):
             dialect = snap.mappings.dialects[snap.detector.detect(payload)]
         request_id = payload.get("id")
         event["key"] = key_fingerprint(_first_key(payload, dialect))
         call = envelope.read_call(payload, dialect)
         event["method"] = call.method
-        inbound = _inbound(dialect, call.method)
+        inbound = find_inbound(dialect, call.method)
         event["canonical_method"] = canonical_method = inbound.canonical
         canonical_args = inbound.to_canonical(call.args)
         event["args"] = canonical_args
-        outbound = _outbound(snap.backend_dialect, inbound)
+        outbound = find_outbound(snap.backend_dialect, inbound)
         event["backend_method"] = outbound.method
         result = await _call_backend(gw, snap, dialect, inbound, outbound, canonical_args, call.key)
         body = envelope.render(dialect, call.id, result=result)
         event["outcome"] = "ok"
     except RpcError as exc:
-        text = exc.text if exc.text is not None else dialect.errors.render(exc.code, _with_similar(exc, dialect))
+        text = exc.text if exc.text is not None else dialect.errors.render(exc.code, with_similar(exc, dialect))
         body = envelope.render(dialect, request_id if exc.echo_id else None, error=text)
         event.update(outcome="error", error_code=exc.code, error=_audit_text(exc, dialect))
     except Exception as exc:  # a bug must still answer in the caller's dialect, never with a traceback
@@ -188,15 +188,15 @@ _NO_CACHE = {"Cache-Control": "no-cache", "Pragma": "no-cache"}
 async def _read_body(request: web.Request) -> bytes:
     try:
         return await request.read()
-    except web.HTTPRequestEntityTooLarge as exc:
-        raise RpcError("body_too_large", echo_id=False, limit=exc.max_size) from None
+    except web.HTTPRequestEntityTooLarge:
+        raise RpcError("body_too_large", echo_id=False, limit=request.client_max_size) from None
 
 
 def _first_key(payload: dict[str, Any], dialect: Dialect) -> Any:
     return next((payload[f] for f in dialect.envelope.key_fields if payload.get(f)), None)
 
 
-def _inbound(dialect: Dialect, method: str) -> Inbound:
+def find_inbound(dialect: Dialect, method: str) -> Inbound:
     inbound = dialect.inbound.get(method)
     if inbound is None:
         raise RpcError("unknown_method", method=method)
@@ -205,7 +205,7 @@ def _inbound(dialect: Dialect, method: str) -> Inbound:
     return inbound
 
 
-def _outbound(backend: Dialect, inbound: Inbound) -> Outbound:
+def find_outbound(backend: Dialect, inbound: Inbound) -> Outbound:
     outbound = backend.outbound.get(inbound.canonical)
     if outbound is None:  # fail closed: never guess a backend method
         raise RpcError("unsupported", method=inbound.name, reason=f"no mapping to a {backend.name} method")
@@ -219,7 +219,7 @@ async def _call_backend(gw: Gateway, snap: Snapshot, dialect: Dialect, inbound: 
     backend = snap.backend_dialect
     answer = await _send(gw, snap, outbound.method, outbound.args_down(args), key)
     if answer.error is not None:
-        raise _translated_error(answer.error, backend, dialect, inbound)
+        raise translated_error(answer.error, backend, dialect, inbound)
     if backend is dialect:  # same dialect both sides: the server's answer, untouched
         return answer.result
     result = outbound.result_up(answer.result)
@@ -252,29 +252,30 @@ async def _fetch(gw: Gateway, snap: Snapshot, method: str, args: dict[str, Any],
     return None if answer.error is not None else outbound.result_up(answer.result)
 
 
-def _translated_error(error: Any, backend: Dialect, dialect: Dialect, inbound: Inbound) -> RpcError:
+def translated_error(error: Any, backend: Dialect, dialect: Dialect, inbound: Inbound) -> RpcError:
     """A backend's error text, reworded in the caller's dialect where both files know it."""
-    text = error if isinstance(error, str) else _flatten_error(error)
-    if backend is not dialect:
-        parsed = backend.errors.parse(text)
-        if parsed and parsed[0] in dialect.errors.templates:
-            code, params = parsed
-            if "method" in params:
-                params["method"] = inbound.name
-            if "arg" in params:
-                params["arg"] = inbound.arg_names.get(params["arg"], params["arg"])
-            return RpcError(code, dialect.errors.render(code, params))
+    if backend is dialect:
+        return RpcError("backend_error", error)  # same dialect: untouched, even a 4.x {field: message} object
+    text = error if isinstance(error, str) else flatten_error(error)
+    parsed = backend.errors.parse(text)
+    if parsed and parsed[0] in dialect.errors.templates:
+        code, params = parsed
+        if "method" in params:
+            params["method"] = inbound.name
+        if "arg" in params:
+            params["arg"] = inbound.arg_names.get(params["arg"], params["arg"])
+        return RpcError(code, dialect.errors.render(code, params))
     return RpcError("backend_error", text)
 
 
-def _flatten_error(error: Any) -> str:
+def flatten_error(error: Any) -> str:
     """Modern servers report validation failures as {field: message}; legacy callers need a string."""
     if isinstance(error, dict):
         return "; ".join(f"{v}" for v in error.values())
     return str(error)
 
 
-def _with_similar(exc: RpcError, dialect: Dialect) -> dict[str, Any]:
+def with_similar(exc: RpcError, dialect: Dialect) -> dict[str, Any]:
     """Modern RhodeCode lists methods that share a word with an unknown one."""
     method = exc.params.get("method")
     if exc.code not in ("unknown_method", "method_not_allowed") or not isinstance(method, str):

@@ -1,14 +1,26 @@
-"""The backend client: one pooled keep-alive session to the server behind the gateway."""
+"""The backend client: one pooled keep-alive session to the server behind the gateway.
+
+Every way a backend can fail (refused, silent past `backend.timeout`, closed or cut
+off mid-answer, HTML, garbage, an answer to another call) becomes one
+`BackendUnavailable` whose text is safe to show a caller: what went wrong, never
+the backend's address or its body. The details go to the `rcgate` log. A call is
+sent once: never retried, as it may be a write.
+"""
 from __future__ import annotations
 
+import errno
 import itertools
+import logging
 from dataclasses import dataclass
 from typing import Any
 
 import aiohttp
+from yarl import URL
 
 from . import jsoncodec
 from .mapping.engine import Dialect
+
+log = logging.getLogger("rcgate")
 
 
 class BackendUnavailable(Exception):
@@ -51,11 +63,19 @@ class Backend:
                 raw = await response.read()
                 status = response.status
         except TimeoutError:
-            raise BackendUnavailable(f"no answer within {self.timeout.total:g} s") from None
-        except aiohttp.ClientError as exc:
-            raise BackendUnavailable(_describe(exc)) from None
-        return _parse_answer(raw, status, call_id)
+            raise self._fault(f"no answer within {self.timeout.total:g} s", method) from None
+        except (aiohttp.ClientError, OSError) as exc:
+            raise self._fault(_describe(exc), method, exc) from None
+        try:
+            return _parse_answer(raw, status, call_id)
+        except BackendUnavailable as exc:
+            raise self._fault(str(exc), method) from None
 
+    def _fault(self, reason: str, method: str, exc: BaseException | None = None) -> BackendUnavailable:
+        """Log the fault for the operator (address, exception type; no key, no body) and return it."""
+        detail = f" ({type(exc).__name__})" if exc is not None else ""
+        log.warning("backend %s: %s: %s%s", _where(self.api_url), method, reason, detail)
+        return BackendUnavailable(reason)
 
     async def probe(self) -> tuple[bool, str]:
         """Does the backend answer its API endpoint with JSON-RPC? (no key: it must say so itself)"""
@@ -66,7 +86,7 @@ class Backend:
                 raw = await r.read()
         except TimeoutError:
             return False, "no answer in time"
-        except aiohttp.ClientError as exc:
+        except (aiohttp.ClientError, OSError) as exc:
             return False, _describe(exc)
         try:
             answer = jsoncodec.loads(raw)
@@ -83,13 +103,32 @@ def _parse_answer(raw: bytes, status: int, call_id: int) -> BackendAnswer:
     if not isinstance(answer, dict) or not ("result" in answer or "error" in answer):
         raise BackendUnavailable(f"answer is not a JSON-RPC response (HTTP {status})")
     if "id" in answer and answer["id"] != call_id:
-        raise BackendUnavailable(f"answer carries id {answer['id']!r}, the call had {call_id}")
+        raise BackendUnavailable(f"the answer carries id {_short(answer['id'])}, not the call's id {call_id}")
     return BackendAnswer(answer.get("result"), answer.get("error"))
 
 
-def _describe(exc: aiohttp.ClientError) -> str:
+def _describe(exc: BaseException) -> str:
+    """What went wrong, in words a caller may read: no address, no internals."""
     if isinstance(exc, aiohttp.ClientConnectorError):
-        return f"cannot connect to {exc.host}:{exc.port}"
+        refused = getattr(exc.os_error, "errno", None) == errno.ECONNREFUSED
+        return "connection refused" if refused else "cannot connect"
     if isinstance(exc, aiohttp.ServerDisconnectedError):
         return "the connection was closed before the answer was complete"
-    return type(exc).__name__
+    if isinstance(exc, aiohttp.ClientPayloadError):
+        return "the answer was cut off before it was complete"
+    if isinstance(exc, aiohttp.ClientResponseError):
+        return "the answer is not valid HTTP"
+    if isinstance(exc, (aiohttp.ClientOSError, OSError)):
+        return "the connection failed"
+    return f"the connection failed ({type(exc).__name__})"
+
+
+def _short(value: object, limit: int = 40) -> str:
+    text = repr(value)
+    return text if len(text) <= limit else text[: limit - 3] + "..."
+
+
+def _where(url: str) -> str:
+    """host:port of a URL, without any user:password part."""
+    parsed = URL(url)
+    return f"{parsed.host}:{parsed.port}"

@@ -51,6 +51,7 @@ class AuditSchema(_Strict):
 
 class LimitsSchema(_Strict):
     max_body_bytes = fields.Integer(load_default=10 * 1024 * 1024, validate=validate.Range(min=1024))
+    max_json_depth = fields.Integer(load_default=64, validate=validate.Range(min=2, max=512))
 
 
 class ConfigSchema(_Strict):
@@ -80,6 +81,7 @@ class Config:
     audit_max_bytes: int = 100 * 1024 * 1024
     audit_backups: int = 10
     max_body_bytes: int = 10 * 1024 * 1024
+    max_json_depth: int = 64
     source: Path | None = None  # the config file, re-read on SIGHUP
 
     @property
@@ -129,6 +131,7 @@ def load_config(path: Path | str) -> Config:
         audit_max_bytes=data["audit"]["max_bytes"],
         audit_backups=data["audit"]["backups"],
         max_body_bytes=data["limits"]["max_body_bytes"],
+        max_json_depth=data["limits"]["max_json_depth"],
         source=path,
     )
 

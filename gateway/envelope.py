@@ -11,6 +11,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from . import jsoncodec
+from .audit import DEFAULT_SECRET_FIELDS, redact
 from .errors import RpcError
 from .mapping.engine import Dialect
 
@@ -23,15 +24,26 @@ class Call:
     args: dict[str, Any]
 
 
-def decode(body: bytes) -> dict[str, Any]:
-    """Parse a request body into a JSON object, or raise the matching RpcError."""
+DEFAULT_MAX_DEPTH = 64
+
+
+def decode(body: bytes, max_depth: int = DEFAULT_MAX_DEPTH) -> dict[str, Any]:
+    """Parse a request body into a JSON object, or raise the matching RpcError.
+
+    Arrays and objects may nest `max_depth` levels (the body itself is level 1);
+    deeper bodies are refused with `too_deep`, whether the parser gave up on them
+    or the depth is found after parsing (only when there are enough brackets).
+    """
     if not body:
         raise RpcError("empty_body", echo_id=False)
     try:
         payload = jsoncodec.loads(body)
-    except (ValueError, RecursionError) as exc:  # JSONDecodeError and UnicodeDecodeError are ValueErrors
-        reason = "maximum nesting depth exceeded" if isinstance(exc, RecursionError) else str(exc)
-        raise RpcError("parse_error", echo_id=False, reason=reason, **_raw_params(body)) from None
+    except RecursionError:
+        raise RpcError("too_deep", echo_id=False, limit=max_depth) from None
+    except ValueError as exc:  # JSONDecodeError and UnicodeDecodeError are ValueErrors
+        raise RpcError("parse_error", echo_id=False, reason=str(exc), **_raw_params(body)) from None
+    if jsoncodec.may_nest_deeper(body, max_depth) and jsoncodec.depth_exceeds(payload, max_depth):
+        raise RpcError("too_deep", echo_id=False, limit=max_depth)
     if not isinstance(payload, dict):
         raise RpcError("not_an_object", echo_id=False, **_raw_params(body))
     return payload
@@ -63,8 +75,8 @@ def read_call(payload: dict[str, Any], dialect: Dialect) -> Call:
     if not isinstance(key, str) or not key:
         raise RpcError("invalid_key")  # never forwarded: a call without a usable key stays here
     method = payload["method"]
-    if not isinstance(method, str):
-        raise RpcError("unknown_method", method=json.dumps(method))
+    if not isinstance(method, str):  # quoted back, keys and passwords in it redacted (it reaches the audit)
+        raise RpcError("unknown_method", method=json.dumps(redact(method, DEFAULT_SECRET_FIELDS)))
     if method.startswith("_"):
         raise RpcError("method_not_allowed", method=method)
     args = payload["args"]

@@ -84,12 +84,12 @@ def translate_request(
         ex.add("key", ex.file(caller.name), "envelope.key_fields", f"key read from `{key_field}`")
         out["method"] = call.method
         _explain_caller_method(ex, mappings, caller.name, call.method)
-        inbound = _app._inbound(caller, call.method)
+        inbound = _app.find_inbound(caller, call.method)
         _explain_args_up(ex, mappings, caller, call.method, call.args)
         canonical_args = inbound.to_canonical(call.args)
         out["canonical"] = {"method": inbound.canonical, "args": canonical_args}
         entry = _explain_backend_method(ex, mappings, backend, inbound.canonical)
-        outbound = _app._outbound(target, inbound)
+        outbound = _app.find_outbound(target, inbound)
         _explain_args_down(ex, mappings, backend, entry, inbound.canonical, canonical_args)
         backend_args = outbound.args_down(copy.deepcopy(canonical_args))
         send_key_as = target.envelope.send_key_as
@@ -147,14 +147,14 @@ def translate_response(
             out["dialect"] = caller.name
             ex.add("dialect", "gateway/dialects.py", "DialectDetector", f"caller detected as {caller.name} (fallback: {fallback})")
         _explain_caller_method(ex, mappings, caller.name, method)
-        inbound = _app._inbound(caller, method)
+        inbound = _app.find_inbound(caller, method)
         entry = _explain_backend_method(ex, mappings, backend, inbound.canonical)
-        outbound = _app._outbound(target, inbound)
+        outbound = _app.find_outbound(target, inbound)
         result, error, kind = _parse_answer(body)
         ex.add("answer", "-", "-", "input read as a JSON-RPC response" if kind == "response" else "input read as a bare result")
         if error is not None:
             _explain_backend_error(ex, caller, target, error)
-            raise _app._translated_error(error, target, caller, inbound)
+            raise _app.translated_error(error, target, caller, inbound)
         canonical = outbound.result_up(copy.deepcopy(result))
         if target is caller:
             ex.add("same_dialect", ex.file(backend), "dialect", f"caller and backend both speak {backend}: the answer reaches the caller untouched")
@@ -216,7 +216,7 @@ def _caller_error(ex: "_Explain", dialect: Dialect, exc: RpcError, request_id: A
     if exc.text is not None:
         text = exc.text
     else:
-        text = dialect.errors.render(exc.code, _app._with_similar(exc, dialect))
+        text = dialect.errors.render(exc.code, _app.with_similar(exc, dialect))
         template = exc.code if exc.code in dialect.errors.templates else "internal_error"
         ex.add("error", ex.file(dialect.name), f"errors.{template}", f"refused ({exc.code}{', ' + note if note else ''})")
     text = _KEY_IN_TEXT.sub(lambda m: m.group(1) + REDACTED, text)  # parse errors quote the body back
@@ -225,7 +225,7 @@ def _caller_error(ex: "_Explain", dialect: Dialect, exc: RpcError, request_id: A
 
 
 def _explain_backend_error(ex: "_Explain", caller: Dialect, backend: Dialect, error: Any) -> None:
-    text = error if isinstance(error, str) else _app._flatten_error(error)
+    text = error if isinstance(error, str) else _app.flatten_error(error)
     if backend is caller:
         ex.add("error", ex.file(backend.name), "errors", "the backend's error text reaches the caller unchanged (same dialect)")
         return

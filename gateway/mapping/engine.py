@@ -205,7 +205,9 @@ def _compile_args(name: str, rules: dict, method: CanonicalMethod, unknown_polic
     rename_down = {c: dn for dn, c in rename_up.items()}
     aliases = dict(rules["aliases"])  # old spelling -> dialect name
     absent = frozenset(rules["absent"])
-    accepted = frozenset(a for a in method.args if a not in absent)
+    # every name this dialect accepts, to its canonical name; a canonical name that this dialect
+    # renames is not among them (a Kallithea caller's `revision` is unknown: Kallithea says `raw_id`)
+    accepted = {rename_down.get(a, a): a for a in method.args if a not in absent}
     values = {a: CONVERTERS[c] for a, c in rules["values"].items()}
     conv_up = {a: c.up for a, c in values.items()}
     conv_down = {a: c.down for a, c in values.items()}
@@ -218,8 +220,8 @@ def _compile_args(name: str, rules: dict, method: CanonicalMethod, unknown_polic
         unknown = []
         for given, value in args.items():
             dialect_arg = aliases.get(given, given)
-            canonical_arg = rename_up.get(dialect_arg, dialect_arg)
-            if canonical_arg not in accepted:
+            canonical_arg = accepted.get(dialect_arg)
+            if canonical_arg is None:
                 unknown.append(given)
                 continue
             if given in aliases and canonical_arg in out:
@@ -234,6 +236,8 @@ def _compile_args(name: str, rules: dict, method: CanonicalMethod, unknown_polic
             raise RpcError("unknown_args", args=", ".join(f"`{a}`" for a in unknown))
         return out
 
+    defaults = tuple(rules["defaults"].items())  # this server requires what other dialects may omit
+
     def args_down(args: dict[str, Any]) -> dict[str, Any]:
         out: dict[str, Any] = {}
         for canonical_arg, value in args.items():
@@ -244,6 +248,9 @@ def _compile_args(name: str, rules: dict, method: CanonicalMethod, unknown_polic
             dialect_arg = rename_down.get(canonical_arg, canonical_arg)
             convert = conv_down.get(dialect_arg)
             out[dialect_arg] = convert(value) if convert else value
+        for dialect_arg, value in defaults:
+            if dialect_arg not in out:
+                out[dialect_arg] = value
         return out
 
     return to_canonical, args_down
@@ -313,15 +320,29 @@ class _ObjectCompiler:
             enums = {f: dict(m) for f, m in enum.items()}
         else:
             enums = {f: {c: dv for dv, c in m.items()} for f, m in enum.items()}
+        if direction == "up":
+            if not (child_fns or rename_up or conv or enums):  # `drop` and `fill` apply going down only
+                return identity
+            return _object_up(rename_up, child_fns, conv, enums)
         if not (child_fns or rename_up or drop or fill or conv or enums):
             return identity
-        if direction == "up":
-            return _object_up(rename_up, child_fns, conv, enums)
         rename_down = {c: dn for dn, c in rename_up.items()}
         return _object_down(rename_down, drop, fill, child_fns, conv, enums)
 
 
+# An object's rules are compiled into one plan: {field: what happens to it}. A field that
+# no rule names is copied with one dict lookup; the others are handled as the rules say,
+# in this order: going up enum, converter, rename, then the renamed field's child type;
+# going down drop, the field's child type, rename, then converter and enum of the new name.
+_DROP = object()
+
+
 def _object_up(rename: dict, children: dict, conv: dict, enums: dict) -> Transform:
+    plan: dict[str, tuple[dict | None, Callable | None, str, Transform | None]] = {}
+    for key in {*enums, *conv, *rename, *children}:
+        new_key = rename.get(key, key)
+        plan[key] = (enums.get(key), conv.get(key), new_key, children.get(new_key))
+
     def up(value: Any) -> Any:
         if isinstance(value, list):
             return [up(v) for v in value]
@@ -329,13 +350,17 @@ def _object_up(rename: dict, children: dict, conv: dict, enums: dict) -> Transfo
             return value
         out = {}
         for key, v in value.items():
-            if key in enums:
-                v = enums[key].get(v, v) if isinstance(v, str) else v
-            if key in conv:
-                v = conv[key](v)
-            key = rename.get(key, key)
-            if key in children:
-                v = children[key](v)
+            step = plan.get(key)
+            if step is None:
+                out[key] = v
+                continue
+            enum, convert, key, child = step
+            if enum is not None and isinstance(v, str):
+                v = enum.get(v, v)
+            if convert is not None:
+                v = convert(v)
+            if child is not None:
+                v = child(v)
             out[key] = v
         return out
 
@@ -343,6 +368,14 @@ def _object_up(rename: dict, children: dict, conv: dict, enums: dict) -> Transfo
 
 
 def _object_down(rename: dict, drop: frozenset, fill: dict, children: dict, conv: dict, enums: dict) -> Transform:
+    plan: dict[str, Any] = {}
+    for key in {*children, *rename, *conv, *enums}:  # a field not renamed keeps its name: conv/enum by it
+        new_key = rename.get(key, key)
+        plan[key] = (children.get(key), new_key, conv.get(new_key), enums.get(new_key))
+    for key in drop:
+        plan[key] = _DROP
+    fill_items = tuple(fill.items())
+
     def down(value: Any) -> Any:
         if isinstance(value, list):
             return [down(v) for v in value]
@@ -350,17 +383,21 @@ def _object_down(rename: dict, drop: frozenset, fill: dict, children: dict, conv
             return value
         out = {}
         for key, v in value.items():
-            if key in drop:
+            step = plan.get(key)
+            if step is None:
+                out[key] = v
                 continue
-            if key in children:
-                v = children[key](v)
-            key = rename.get(key, key)
-            if key in conv:
-                v = conv[key](v)
-            if key in enums:
-                v = enums[key].get(v, v) if isinstance(v, str) else v
+            if step is _DROP:
+                continue
+            child, key, convert, enum = step
+            if child is not None:
+                v = child(v)
+            if convert is not None:
+                v = convert(v)
+            if enum is not None and isinstance(v, str):
+                v = enum.get(v, v)
             out[key] = v
-        for key, v in fill.items():
+        for key, v in fill_items:
             if key not in out:
                 out[key] = v
         return out

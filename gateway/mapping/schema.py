@@ -136,6 +136,7 @@ class MethodSchema(_Strict):
     aliases = _renames()  # inbound only: {older spelling: dialect arg}
     absent = fields.List(fields.String(), load_default=list)  # canonical args this dialect lacks
     values = fields.Dict(keys=fields.String(), values=ConverterName(), load_default=dict)
+    defaults = fields.Dict(keys=fields.String(), load_default=dict)  # sent to this backend when omitted
     result = fields.Nested(ResultRulesSchema, load_default=lambda: ResultRulesSchema().load({}))
 
     @validates_schema(pass_original=True)
@@ -159,6 +160,7 @@ ERROR_IDS = {
     # protocol errors, produced by rcgate itself
     "empty_body": "the request has no body",
     "body_too_large": "the request body is over the configured limit ({limit} bytes)",
+    "too_deep": "arrays and objects in the body nest deeper than the configured limit ({limit} levels)",
     "parse_error": "the body is not valid JSON ({reason}, {raw})",
     "not_an_object": "the body is JSON but not an object",
     "missing_key": "no key field in the request",

@@ -128,10 +128,6 @@ async def test_modern_caller_keeps_the_deprecation_warning_of_show_ip(seeded):
     assert through == direct
 
 
-@pytest.mark.xfail(strict=True, reason=(
-    "gateway bug: gateway/app.py _translated_error flattens a backend error object to a string "
-    "(_flatten_error) even when caller and backend are both `rhodecode`, so RC4's validation error "
-    "{field: message} does not reach a modern caller untouched"))
 async def test_modern_caller_gets_rc4_validation_error_objects_untouched(seeded):
     answer = await seeded.gw("create_repo", {"repo_name": "proj", "repo_type": "hg"}, key_field="auth_token")
     assert answer["error"] == {"unique_repo_name": "Repository with name `proj` already exists"}
@@ -319,13 +315,11 @@ async def test_kallithea_only_methods_are_refused_with_the_reason(seeded, method
     assert sent(seeded) == []                                       # refused, never passed through
 
 
-@pytest.mark.xfail(strict=True, reason=(
-    "gap: canonical create_repo has repo_type optional (Kallithea/1.x default it to the server setting), "
-    "RhodeCode 4.x requires it; the mapping language cannot supply a request default towards a backend "
-    "(gateway/mapping/engine.py _compile_args/args_down), so the backend answers a missing-arg error"))
 async def test_kallithea_create_repo_without_repo_type(seeded):
     answer = await seeded.gw("create_repo", {"repo_name": "untyped"}, dialect=K)
     assert answer["error"] is None, answer
+    repo = await seeded.gw("get_repo", {"repoid": "untyped"}, dialect=K)
+    assert repo["result"]["repo_type"] == "hg"  # rhodecode.yaml `defaults`: what 1.x and Kallithea servers chose
 
 
 # ------------------------------------------------------------------ the stand-in itself
