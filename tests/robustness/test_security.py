@@ -148,7 +148,7 @@ async def test_an_internal_error_answers_without_trace_or_path(make_pair, monkey
     def broken(*args, **kwargs):
         raise RuntimeError('boom in File "/srv/rcgate/gateway/secret_internal_path.py", line 7')
 
-    monkeypatch.setattr(gateway.app, "_inbound", broken)
+    monkeypatch.setattr(gateway.app, "find_inbound", broken)
     pair = await make_pair()
     with caplog.at_level(logging.DEBUG):
         answer, raw = await pair.post(path, {"id": 5, "api_key": KEY, "auth_token": KEY, "method": "get_user",
