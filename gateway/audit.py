@@ -1,7 +1,7 @@
 """The audit trail: one JSON line per call, secrets redacted, written off the request path.
 
 `record()` redacts and enqueues; a writer task hands batches to a thread that
-renders them (orjson) and writes each batch with one write and one flush to a
+renders them (structlog, orjson) and writes each batch with one write and one flush to a
 stdlib rotating file handler's file, rotating at the same line as the handler
 would, so neither the request nor the event loop waits on the disk. `close()`
 writes everything still queued before the process exits.
@@ -24,6 +24,7 @@ import time
 from typing import Any
 
 import orjson
+import structlog
 
 DEFAULT_SECRET_FIELDS = frozenset({"api_key", "api_keys", "auth_token", "auth_tokens", "password", "secret", "token"})
 REDACTED = "<redacted>"
@@ -51,11 +52,23 @@ def redact(value: Any, secret_fields: frozenset[str]) -> Any:
     return value
 
 
-def _json_line(_: Any, __: str, event: dict[str, Any]) -> str:
+def _dumps(event: dict[str, Any], **_: Any) -> str:
     try:
         return orjson.dumps(event, default=str).decode()
     except TypeError:  # integers past 64 bits (orjson refuses them): the standard library writes them
         return json.dumps(event, default=str)
+
+
+# structlog renders each record; the writer thread calls it, never the request.
+_render = structlog.processors.JSONRenderer(serializer=_dumps)
+
+
+def _json_line(event: dict[str, Any]) -> str:
+    try:
+        return _render(None, "info", {**event, "event": "call"})
+    except Exception as exc:  # one unwritable record must not stop the writer: say what was lost, safely
+        return _dumps({"event": "call", "request_id": str(event.get("request_id")), "time": event.get("time"),
+                       "audit_error": f"record not serialisable: {type(exc).__name__}"})
 
 
 class AuditLog:
@@ -140,12 +153,11 @@ class AuditLog:
     def _write(self, events: list[dict[str, Any]]) -> None:
         """Render and write one batch (in the writer thread).
 
-        Each line is what structlog.wrap_logger(logger, processors=[_json_line]).info("call",
-        **event) wrote through the handler: the event, then "event": "call", one line. Built
-        here and written per batch: one write and one flush per batch instead of a LogRecord,
-        two stat() calls, a write and a flush per line (5 - 10 times less CPU per record).
+        Each line is structlog's JSON rendering of the event plus "event": "call". Lines are
+        written per batch: one write and one flush per batch instead of a LogRecord, two stat()
+        calls, a write and a flush per line (5 - 10 times less CPU per record).
         """
-        lines = [_json_line(None, "info", {**event, "event": "call"}) + "\n" for event in events]
+        lines = [_json_line(event) + "\n" for event in events]
         handler = self._handler
         try:
             if isinstance(handler, logging.handlers.RotatingFileHandler):

@@ -131,3 +131,19 @@ def test_tail_follows_with_filters_and_rotation(tmp_path):
     path.write_text(json.dumps({"method": "d", "dialect": "rhodecode1"}) + "\n")
     thread.join()
     assert [r["method"] for r in seen] == ["a", "c", "d"]
+
+
+async def test_an_unwritable_record_does_not_stop_the_writer(tmp_path):
+    class Unprintable:
+        def __str__(self) -> str:
+            raise RuntimeError("no")
+
+    path = tmp_path / "a.jsonl"
+    log = AuditLog(str(path))
+    await log.start()
+    await log.record(request_id="bad", args={"x": Unprintable()})
+    await log.record(request_id="next", args={"userid": 10**30, "name": "\ud800"})
+    await log.close()
+    records = [json.loads(line) for line in path.read_text().split("\n") if line]
+    assert [r["request_id"] for r in records] == ["bad", "next"]
+    assert "audit_error" in records[0] and records[1]["args"]["userid"] == 10**30
