@@ -3,13 +3,14 @@ PYTHON ?= python3
 VENV   ?= .venv
 PY     := $(VENV)/bin/python
 
-.PHONY: help install kallithea run test check coverage-doc clean
+.PHONY: help install kallithea run test check coverage-doc bench clean
 
 help:
 	@echo "make run           start a local Kallithea 0.7.0 and rcgate in front of it; prints curl calls"
 	@echo "make test          run the whole test suite (starts its own Kallithea)"
 	@echo "make check         validate the mapping files and print the coverage table"
 	@echo "make coverage-doc  regenerate docs/coverage.md"
+	@echo "make bench         rcgate vs a bare proxy vs the backend, side by side (~6 min; BENCH_ARGS=--help)"
 
 $(VENV)/.installed: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -28,9 +29,19 @@ run: install kallithea
 check: install
 	$(VENV)/bin/rcgate check
 
+coverage-doc: install
+	$(VENV)/bin/rcgate check --markdown > docs/coverage.md
+
 test: install kallithea
 	$(VENV)/bin/rcgate check
 	$(PY) -m pytest
+
+# Side-by-side benchmark (bench/, docs/performance.md): prints tables and which targets are met;
+# never fails on the numbers. wrk comes from Debian, py-spy (only for --profile) from PyPI.
+bench: install kallithea
+	@command -v wrk >/dev/null || (apt-get update -qq && apt-get install -y -qq wrk)
+	@case "$(BENCH_ARGS)" in *--profile*) $(VENV)/bin/py-spy --version >/dev/null 2>&1 || $(PY) -m pip install -q py-spy;; esac
+	$(PY) -m bench $(BENCH_ARGS)
 
 clean:
 	rm -rf $(VENV) run .pytest_cache .hypothesis *.egg-info

@@ -1,0 +1,1 @@
+"""The side-by-side benchmark of rcgate (`python -m bench --help`, `make bench`); not part of the package."""
