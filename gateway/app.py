@@ -13,8 +13,8 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import os
 import time
-import uuid
 from dataclasses import dataclass
 from typing import Any, Callable
 
@@ -141,7 +141,7 @@ async def serve_call(request: web.Request, forced_dialect: str | None) -> web.Re
     gw: Gateway = request.app[GATEWAY]
     snap = gw.current
     started = time.perf_counter()
-    event: dict[str, Any] = {"request_id": uuid.uuid4().hex, "client": request.remote}
+    event: dict[str, Any] = {"request_id": os.urandom(16).hex(), "client": request.remote}
     dialect = snap.dialect_for(forced_dialect)
     request_id: Any = None
     canonical_method = None
@@ -174,8 +174,7 @@ async def serve_call(request: web.Request, forced_dialect: str | None) -> web.Re
     event["dialect"] = dialect.name
     event["duration_ms"] = round(elapsed * 1000, 3)
     await gw.audit.record(**event)
-    gw.metrics.calls.labels(dialect.name, canonical_method or "-", event["outcome"]).inc()
-    gw.metrics.latency.labels(dialect.name).observe(elapsed)
+    gw.metrics.observe_call(dialect.name, canonical_method or "-", event["outcome"], elapsed)
     headers = dict(_NO_CACHE)
     if canonical_method and dialect.name != "rhodecode":  # a migration hint; the body stays the legacy shape
         headers[CANONICAL_HEADER] = canonical_method

@@ -14,6 +14,7 @@ class Metrics:
 
     def __init__(self, queue_depth: Callable[[], float], dropped: Callable[[], float]) -> None:
         self.registry = CollectorRegistry()
+        self._children: dict[tuple[str, str, str], tuple] = {}
         self.calls = Counter(
             "rcgate_calls", "Calls answered, by inbound dialect, canonical method and outcome",
             ["dialect", "method", "outcome"], registry=self.registry,
@@ -35,6 +36,15 @@ class Metrics:
               registry=self.registry).set_function(queue_depth)
         Gauge("rcgate_audit_dropped", "Audit records dropped because the queue was full (policy allowing)",
               registry=self.registry).set_function(dropped)
+
+    def observe_call(self, dialect: str, method: str, outcome: str, seconds: float) -> None:
+        """One answered call. The labelled children are cached: `labels()` costs more than the update."""
+        key = (dialect, method, outcome)
+        children = self._children.get(key)
+        if children is None:
+            children = self._children[key] = (self.calls.labels(*key), self.latency.labels(dialect))
+        children[0].inc()
+        children[1].observe(seconds)
 
     def exposition(self) -> bytes:
         return generate_latest(self.registry)

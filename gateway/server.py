@@ -8,6 +8,7 @@ coordination; each writes its own audit file (`audit.jsonl` -> `audit.w1.jsonl`,
 from __future__ import annotations
 
 import asyncio
+import gc
 import logging
 import multiprocessing
 import os
@@ -37,6 +38,8 @@ def _serve(config: Config, reload_config: Callable[[], Config] | None, reuse_por
     except ImportError:
         uvloop = None
     app = create_app(config, reload_config)  # compiles the mappings: a bad file stops here, before listening
+    gc.collect()
+    gc.freeze()  # the compiled mappings live for the whole run: keep them out of every collection
     app.on_startup.append(_reload_on_sighup)
     host, port = config.host_port
     log.info(
