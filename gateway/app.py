@@ -159,8 +159,8 @@ async def serve_call(request: web.Request, forced_dialect: str | None) -> web.Re
         event["args"] = canonical_args
         outbound = find_outbound(snap.backend_dialect, inbound)
         event["backend_method"] = outbound.method
-        result = await _call_backend(gw, snap, dialect, inbound, outbound, canonical_args, call.key)
-        body = envelope.render(dialect, call.id, result=result)
+        result, extra = await _call_backend(gw, snap, dialect, inbound, outbound, canonical_args, call.key)
+        body = envelope.render(dialect, call.id, result=result, extra=extra)
         event["outcome"] = "ok"
     except RpcError as exc:
         text = exc.text if exc.text is not None else dialect.errors.render(exc.code, with_similar(exc, dialect))
@@ -214,18 +214,18 @@ def find_outbound(backend: Dialect, inbound: Inbound) -> Outbound:
 
 
 async def _call_backend(gw: Gateway, snap: Snapshot, dialect: Dialect, inbound: Inbound, outbound: Outbound,
-                        args: dict[str, Any], key: str) -> Any:
+                        args: dict[str, Any], key: str) -> tuple[Any, dict[str, Any] | None]:
     backend = snap.backend_dialect
     answer = await _send(gw, snap, outbound.method, outbound.args_down(args), key)
     if answer.error is not None:
         raise translated_error(answer.error, backend, dialect, inbound)
     if backend is dialect:  # same dialect both sides: the server's answer, untouched
-        return answer.result
+        return answer.result, answer.extra
     result = outbound.result_up(answer.result)
     for fetch in inbound.fetches:
         if isinstance(result, dict) and fetch.into not in result:
             result[fetch.into] = await _fetch(gw, snap, fetch.method, {a: args.get(b) for a, b in fetch.args.items()}, key)
-    return inbound.result_down(result)
+    return inbound.result_down(result), None
 
 
 async def _send(gw: Gateway, snap: Snapshot, method: str, args: dict[str, Any], key: str):

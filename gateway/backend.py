@@ -31,6 +31,7 @@ class BackendUnavailable(Exception):
 class BackendAnswer:
     result: Any
     error: Any  # None on success; usually a string
+    extra: dict[str, Any] | None = None  # other top-level keys (4.x DEPRECATION_WARNING), for a same-dialect caller
 
 
 class Backend:
@@ -104,7 +105,11 @@ def _parse_answer(raw: bytes, status: int, call_id: int) -> BackendAnswer:
         raise BackendUnavailable(f"answer is not a JSON-RPC response (HTTP {status})")
     if "id" in answer and answer["id"] != call_id:
         raise BackendUnavailable(f"the answer carries id {_short(answer['id'])}, not the call's id {call_id}")
-    return BackendAnswer(answer.get("result"), answer.get("error"))
+    extra = {k: v for k, v in answer.items() if k not in _ENVELOPE_KEYS} or None
+    return BackendAnswer(answer.get("result"), answer.get("error"), extra)
+
+
+_ENVELOPE_KEYS = frozenset({"id", "result", "error"})
 
 
 def _describe(exc: BaseException) -> str:

@@ -83,8 +83,11 @@ def read_call(payload: dict[str, Any], dialect: Dialect) -> Call:
     return Call(request_id, key, method, args if isinstance(args, dict) else {})
 
 
-def render(dialect: Dialect, request_id: Any, result: Any = None, error: Any = None) -> bytes:
+def render(dialect: Dialect, request_id: Any, result: Any = None, error: Any = None,
+           extra: dict[str, Any] | None = None) -> bytes:
     body = {"id": request_id, "result": result, "error": error}
+    if extra:  # keys a same-dialect backend added, e.g. 4.x DEPRECATION_WARNING
+        body.update(extra)
     if dialect.envelope.layout == "pretty":
         return jsoncodec.dumps_pretty(body)
     return jsoncodec.dumps_compact(body)

@@ -117,10 +117,6 @@ async def test_modern_caller_write_calls_answer_rc4_shapes(seeded):
                                                "get_user_group"]
 
 
-@pytest.mark.xfail(strict=True, reason=(
-    "gateway bug: a modern caller with a modern backend loses RC4's `DEPRECATION_WARNING` envelope key: "
-    "gateway/backend.py _parse_answer keeps only result/error (BackendAnswer), and gateway/app.py "
-    "serve_call renders only id/result/error, so the 'untouched' answer is not untouched"))
 async def test_modern_caller_keeps_the_deprecation_warning_of_show_ip(seeded):
     direct = json.loads(await raw_direct(seeded, "show_ip", {}))
     assert direct["DEPRECATION_WARNING"] == "DEPRECATED METHOD Please use method `get_ip` instead."
