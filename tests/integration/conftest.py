@@ -76,6 +76,29 @@ class Rpc:
         return answer["result"]
 
 
+class DialectCalls:
+    """Calls through rcgate in one dialect, each checked for the envelope and recorded in `exercised`."""
+
+    def __init__(self, rpc: Rpc, dialect: str, exercised: set[str], key_field: str = "api_key") -> None:
+        self.rpc, self.dialect, self.exercised, self.key_field = rpc, dialect, exercised, key_field
+
+    async def call(self, method: str, args: Any = None, *, key: str | None = None, id: Any = 1) -> dict:
+        self.exercised.add(method)
+        answer = await self.rpc.gw(method, args, dialect=self.dialect, key=key, key_field=self.key_field, id=id)
+        assert set(answer) == {"id", "result", "error"} and answer["id"] == id
+        return answer
+
+    async def ok(self, method: str, args: Any = None, **kw: Any) -> Any:
+        answer = await self.call(method, args, **kw)
+        assert answer["error"] is None, (method, args, answer)
+        return answer["result"]
+
+    async def error(self, method: str, args: Any = None, **kw: Any) -> str:
+        answer = await self.call(method, args, **kw)
+        assert answer["result"] is None and isinstance(answer["error"], str), (method, args, answer)
+        return answer["error"]
+
+
 def _json_bytes(body: Any) -> bytes:
     import json
 

@@ -3,7 +3,7 @@ Kallithea 0.7.0 (callers send `auth_token`).
 
 Methods Kallithea can serve must answer in the 4.x shapes (FACTS.md §5, §6; seed 000); the 21 it
 cannot must be refused with the reason given in mappings/kallithea.yaml. Every call goes through
-`Modern.call`, which records the method; the last test checks the recorded set against the
+`DialectCalls.call`, which records the method; the last test checks the recorded set against the
 rhodecode list of mappings/documented.yaml.
 """
 from __future__ import annotations
@@ -16,7 +16,7 @@ from typing import Any
 import pytest
 import yaml
 
-from .conftest import unique
+from .conftest import DialectCalls, unique
 from .test_every_method_kallithea import REPO_ROOT, data, documented, hg_binary, whole_module_ran  # noqa: F401
 
 pytestmark = pytest.mark.kallithea
@@ -44,30 +44,9 @@ GIST_CORE = {"gist_id", "type", "access_id", "description", "url", "expires", "c
 GIST_4X = GIST_CORE | {"modified_at", "content", "acl_level"}
 
 
-class Modern:
-    def __init__(self, rpc):
-        self.rpc = rpc
-
-    async def call(self, method: str, args: Any = None, *, key: str | None = None, id: Any = 1) -> dict:
-        EXERCISED.add(method)
-        answer = await self.rpc.gw(method, args, dialect=RC4, key=key, key_field="auth_token", id=id)
-        assert set(answer) == {"id", "result", "error"} and answer["id"] == id
-        return answer
-
-    async def ok(self, method: str, args: Any = None, **kw: Any) -> Any:
-        answer = await self.call(method, args, **kw)
-        assert answer["error"] is None, (method, args, answer)
-        return answer["result"]
-
-    async def error(self, method: str, args: Any = None, **kw: Any) -> str:
-        answer = await self.call(method, args, **kw)
-        assert answer["result"] is None and isinstance(answer["error"], str), (method, args, answer)
-        return answer["error"]
-
-
 @pytest.fixture
-def rc4(rpc) -> Modern:
-    return Modern(rpc)
+def rc4(rpc) -> DialectCalls:
+    return DialectCalls(rpc, RC4, EXERCISED, key_field="auth_token")
 
 
 def assert_user(user: dict, *, permissions: bool = False) -> None:

@@ -2,7 +2,7 @@
 
 Methods Kallithea can serve must answer in the 1.x shapes (FACTS.md §5, §6; seeds 002 - 004); the
 ones it cannot (lock, get_locks) must be refused with the reason, in 1.x words. Every call goes
-through `Rc1.call`, which records the method; the last test checks the recorded set against the
+through `DialectCalls.call`, which records the method; the last test checks the recorded set against the
 rhodecode1 list of mappings/documented.yaml.
 """
 from __future__ import annotations
@@ -15,7 +15,7 @@ from typing import Any
 import pytest
 import yaml
 
-from .conftest import unique
+from .conftest import DialectCalls, unique
 from .test_every_method_kallithea import REPO_ROOT, data, documented, hg_binary, whole_module_ran  # noqa: F401
 
 pytestmark = pytest.mark.kallithea
@@ -38,30 +38,9 @@ CHANGESET_1X = {"author", "date", "message", "raw_id", "revision", "short_id"}
 GIST_1X = {"gist_id", "type", "access_id", "description", "url", "expires", "created_on"}
 
 
-class Rc1:
-    def __init__(self, rpc):
-        self.rpc = rpc
-
-    async def call(self, method: str, args: Any = None, *, key: str | None = None, id: Any = 1) -> dict:
-        EXERCISED.add(method)
-        answer = await self.rpc.gw(method, args, dialect=RC1, key=key, id=id)
-        assert set(answer) == {"id", "result", "error"} and answer["id"] == id
-        return answer
-
-    async def ok(self, method: str, args: Any = None, **kw: Any) -> Any:
-        answer = await self.call(method, args, **kw)
-        assert answer["error"] is None, (method, args, answer)
-        return answer["result"]
-
-    async def error(self, method: str, args: Any = None, **kw: Any) -> str:
-        answer = await self.call(method, args, **kw)
-        assert answer["result"] is None and isinstance(answer["error"], str), (method, args, answer)
-        return answer["error"]
-
-
 @pytest.fixture
-def rc1(rpc) -> Rc1:
-    return Rc1(rpc)
+def rc1(rpc) -> DialectCalls:
+    return DialectCalls(rpc, RC1, EXERCISED)
 
 
 def assert_user(user: dict, *, permissions: bool = False) -> None:
