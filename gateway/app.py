@@ -176,7 +176,7 @@ async def serve_call(request: web.Request, forced_dialect: str | None) -> web.Re
     await gw.audit.record(**event)
     gw.metrics.observe_call(dialect.name, canonical_method or "-", event["outcome"], elapsed)
     headers = dict(_NO_CACHE)
-    if canonical_method and dialect.name != "rhodecode":  # a migration hint; the body stays the legacy shape
+    if canonical_method and dialect.envelope.canonical_header:  # a migration hint; the body stays as it is
         headers[CANONICAL_HEADER] = canonical_method
     return web.Response(body=body, content_type="application/json", headers=headers)
 

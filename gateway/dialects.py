@@ -1,9 +1,10 @@
 """Which dialect a caller speaks, when the endpoint does not say.
 
 The rule is deterministic and derived from the mapping files, so it grows with
-them: (1) an `auth_token` field means modern RhodeCode; (2) a method name that only
-one dialect has means that dialect; (3) an argument name that, for this method,
-only one dialect uses means that dialect; (4) otherwise the configured fallback.
+them: (1) a key field only one dialect reads (`auth_token`: modern RhodeCode) means
+that dialect; (2) a method name that only one dialect has means that dialect; (3) an
+argument name that, for this method, only one dialect uses means that dialect;
+(4) otherwise the configured fallback.
 """
 from __future__ import annotations
 
@@ -15,6 +16,11 @@ from .mapping.engine import Mappings
 class DialectDetector:
     def __init__(self, mappings: Mappings, fallback: str) -> None:
         self.fallback = fallback
+        key_owners: dict[str, set[str]] = {}
+        for name, dialect in mappings.dialects.items():
+            for key_field in dialect.envelope.key_fields:
+                key_owners.setdefault(key_field, set()).add(name)
+        self.by_key_field = {k: next(iter(d)) for k, d in key_owners.items() if len(d) == 1}
         owners: dict[str, set[str]] = {}
         arg_owners: dict[tuple[str, str], set[str]] = {}
         for name, dialect in mappings.dialects.items():
@@ -32,8 +38,9 @@ class DialectDetector:
         self.by_arg = {k: next(iter(d)) for k, d in arg_owners.items() if len(d) == 1}
 
     def detect(self, payload: dict[str, Any]) -> str:
-        if "auth_token" in payload:
-            return "rhodecode"
+        for key_field, owner in self.by_key_field.items():
+            if key_field in payload:
+                return owner
         method = payload.get("method")
         if not isinstance(method, str):
             return self.fallback

@@ -65,6 +65,7 @@ class Envelope:
     id_when_key_missing: str
     layout: str
     unknown_args: str
+    canonical_header: bool
 
 
 @dataclass
@@ -142,6 +143,7 @@ def _compile_dialect(d: dict[str, Any], canonical: dict[str, CanonicalMethod], o
         id_when_key_missing=env["id_when_key_missing"],
         layout=env["layout"],
         unknown_args=env["unknown_args"],
+        canonical_header=env["canonical_header"],
     )
     objects = _ObjectCompiler(d["objects"], object_tree)
     inbound: dict[str, Inbound] = {}

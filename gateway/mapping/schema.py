@@ -154,6 +154,7 @@ class EnvelopeSchema(_Strict):
     id_when_key_missing = fields.String(validate=validate.OneOf(["null", "echo"]), load_default="echo")
     layout = fields.String(validate=validate.OneOf(["compact", "pretty"]), load_default="compact")
     unknown_args = fields.String(validate=validate.OneOf(["reject", "drop"]), load_default="drop")
+    canonical_header = fields.Boolean(load_default=False)  # answer with X-Rcgate-Canonical-Method
 
 
 ERROR_IDS = {
