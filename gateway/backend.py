@@ -1,4 +1,4 @@
-"""The backend client: one pooled keep-alive session to the server behind the gateway.
+"""The backend client: JSON-RPC calls over a pool of keep-alive connections (`http_client`).
 
 Every way a backend can fail (refused, silent past `backend.timeout`, closed or cut
 off mid-answer, HTML, garbage, an answer to another call) becomes one
@@ -8,16 +8,15 @@ sent once: never retried, as it may be a write.
 """
 from __future__ import annotations
 
-import errno
+import asyncio
 import itertools
 import logging
 from dataclasses import dataclass
 from typing import Any
-
-import aiohttp
-from yarl import URL
+from urllib.parse import urlsplit
 
 from . import jsoncodec
+from .http_client import HttpFault, KeepAliveClient
 from .mapping.engine import Dialect
 
 log = logging.getLogger("rcgate")
@@ -38,61 +37,54 @@ class Backend:
     def __init__(self, base_url: str, dialect: Dialect, timeout: float, max_connections: int = 100) -> None:
         self.api_url = base_url.rstrip("/") + "/_admin/api"
         self.dialect = dialect
-        self.timeout = aiohttp.ClientTimeout(total=timeout)
+        self.timeout = timeout
         self.max_connections = max_connections
         self._ids = itertools.count(1)
-        self._session: aiohttp.ClientSession | None = None
+        self._client: KeepAliveClient | None = None
 
     async def start(self) -> None:
-        connector = aiohttp.TCPConnector(limit=self.max_connections, keepalive_timeout=30)
-        self._session = aiohttp.ClientSession(connector=connector, timeout=self.timeout)
+        self._client = KeepAliveClient(self.api_url, self.max_connections)
 
     async def close(self) -> None:
-        if self._session is not None:
-            await self._session.close()
+        if self._client is not None:
+            await self._client.close()
 
     async def call(self, method: str, args: dict[str, Any], key: str) -> BackendAnswer:
         """Send one call in the backend's dialect. Never retried: the call may be a write."""
-        assert self._session is not None, "Backend.start() was not awaited"
+        assert self._client is not None, "Backend.start() was not awaited"
         call_id = next(self._ids)
         body = {"id": call_id, self.dialect.envelope.send_key_as: key, "method": method, "args": args}
-        payload = jsoncodec.dumps_compact(body)
         try:
-            async with self._session.post(
-                self.api_url, data=payload, headers={"Content-Type": "application/json"}
-            ) as response:
-                raw = await response.read()
-                status = response.status
+            async with asyncio.timeout(self.timeout):
+                status, raw = await self._client.post(jsoncodec.dumps_compact(body))
         except TimeoutError:
-            raise self._fault(f"no answer within {self.timeout.total:g} s", method) from None
-        except (aiohttp.ClientError, OSError) as exc:
-            raise self._fault(_describe(exc), method, exc) from None
+            raise self._fault(f"no answer within {self.timeout:g} s", method) from None
+        except HttpFault as exc:
+            raise self._fault(str(exc), method, exc.detail) from None
         try:
             return _parse_answer(raw, status, call_id)
         except BackendUnavailable as exc:
             raise self._fault(str(exc), method) from None
 
-    def _fault(self, reason: str, method: str, exc: BaseException | None = None) -> BackendUnavailable:
-        """Log the fault for the operator (address, exception type; no key, no body) and return it."""
-        detail = f" ({type(exc).__name__})" if exc is not None else ""
-        log.warning("backend %s: %s: %s%s", _where(self.api_url), method, reason, detail)
+    def _fault(self, reason: str, method: str, detail: str = "") -> BackendUnavailable:
+        """Log the fault for the operator (address, what failed; no key, no body) and return it."""
+        log.warning("backend %s: %s: %s%s", _where(self.api_url), method, reason, f" ({detail})" if detail else "")
         return BackendUnavailable(reason)
 
     async def probe(self) -> tuple[bool, str]:
         """Does the backend answer its API endpoint with JSON-RPC? (no key: it must say so itself)"""
-        assert self._session is not None
+        assert self._client is not None
         try:
-            async with self._session.post(self.api_url, data=b"{}", headers={"Content-Type": "application/json"},
-                                          timeout=aiohttp.ClientTimeout(total=min(5.0, self.timeout.total or 5.0))) as r:
-                raw = await r.read()
+            async with asyncio.timeout(min(5.0, self.timeout)):
+                status, raw = await self._client.post(b"{}")
         except TimeoutError:
             return False, "no answer in time"
-        except (aiohttp.ClientError, OSError) as exc:
-            return False, _describe(exc)
+        except HttpFault as exc:
+            return False, str(exc)
         try:
             answer = jsoncodec.loads(raw)
         except (ValueError, RecursionError):
-            return False, f"answer is not JSON (HTTP {r.status})"
+            return False, f"answer is not JSON (HTTP {status})"
         return (True, "answering") if isinstance(answer, dict) and "error" in answer else (False, "not JSON-RPC")
 
 
@@ -112,22 +104,6 @@ def _parse_answer(raw: bytes, status: int, call_id: int) -> BackendAnswer:
 _ENVELOPE_KEYS = frozenset({"id", "result", "error"})
 
 
-def _describe(exc: BaseException) -> str:
-    """What went wrong, in words a caller may read: no address, no internals."""
-    if isinstance(exc, aiohttp.ClientConnectorError):
-        refused = getattr(exc.os_error, "errno", None) == errno.ECONNREFUSED
-        return "connection refused" if refused else "cannot connect"
-    if isinstance(exc, aiohttp.ServerDisconnectedError):
-        return "the connection was closed before the answer was complete"
-    if isinstance(exc, aiohttp.ClientPayloadError):
-        return "the answer was cut off before it was complete"
-    if isinstance(exc, aiohttp.ClientResponseError):
-        return "the answer is not valid HTTP"
-    if isinstance(exc, (aiohttp.ClientOSError, OSError)):
-        return "the connection failed"
-    return f"the connection failed ({type(exc).__name__})"
-
-
 def _short(value: object, limit: int = 40) -> str:
     text = repr(value)
     return text if len(text) <= limit else text[: limit - 3] + "..."
@@ -135,5 +111,5 @@ def _short(value: object, limit: int = 40) -> str:
 
 def _where(url: str) -> str:
     """host:port of a URL, without any user:password part."""
-    parsed = URL(url)
-    return f"{parsed.host}:{parsed.port}"
+    parsed = urlsplit(url)
+    return f"{parsed.hostname}:{parsed.port or (443 if parsed.scheme == 'https' else 80)}"
