@@ -8,7 +8,6 @@ sent once: never retried, as it may be a write.
 """
 from __future__ import annotations
 
-import asyncio
 import itertools
 import logging
 from dataclasses import dataclass
@@ -55,8 +54,7 @@ class Backend:
         call_id = next(self._ids)
         body = {"id": call_id, self.dialect.envelope.send_key_as: key, "method": method, "args": args}
         try:
-            async with asyncio.timeout(self.timeout):
-                status, raw = await self._client.post(jsoncodec.dumps_compact(body))
+            status, raw = await self._client.post(jsoncodec.dumps_compact(body), self.timeout)
         except TimeoutError:
             raise self._fault(f"no answer within {self.timeout:g} s", method) from None
         except HttpFault as exc:
@@ -75,8 +73,7 @@ class Backend:
         """Does the backend answer its API endpoint with JSON-RPC? (no key: it must say so itself)"""
         assert self._client is not None
         try:
-            async with asyncio.timeout(min(5.0, self.timeout)):
-                status, raw = await self._client.post(b"{}")
+            status, raw = await self._client.post(b"{}", min(5.0, self.timeout))
         except TimeoutError:
             return False, "no answer in time"
         except HttpFault as exc:

@@ -66,30 +66,63 @@ class KeepAliveClient:
         self.idle_timeout = idle_timeout
         self._idle: collections.deque[_Connection] = collections.deque()
         self._slots = asyncio.Semaphore(max_connections)
+        self._busy: dict[_Connection, float] = {}  # connections waiting for an answer -> deadline
+        self._sweeper: asyncio.TimerHandle | None = None
         self._closed = False
 
-    async def post(self, body: bytes) -> tuple[int, bytes]:
-        """Send one request; the answer's status and body. Cancel it to give up (the connection is dropped)."""
+    async def post(self, body: bytes, timeout: float) -> tuple[int, bytes]:
+        """Send one request; the answer's status and body, or TimeoutError after `timeout` seconds."""
         if self._closed:
             raise HttpFault(FAILED, "client closed")
-        async with self._slots:
-            conn = self._take_idle() or await self._connect()
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + timeout
+        if self._slots.locked():  # every connection is busy: wait for one, within the same deadline
+            async with asyncio.timeout_at(deadline):
+                await self._slots.acquire()
+        else:
+            await self._slots.acquire()
+        try:
+            conn = self._take_idle(loop.time())
+            if conn is None:
+                async with asyncio.timeout_at(deadline):
+                    conn = await self._connect()
             request = b"".join((self._head, str(len(body)).encode(), b"\r\n\r\n", body))
             try:
-                status, answer, keep_alive = await conn.exchange(request)
-            except BaseException:  # a fault, a timeout or a cancellation: this connection is done
+                answer = conn.exchange(request)
+                self._watch(conn, deadline)
+                status, data, keep_alive = await answer
+            except BaseException:  # a fault, the deadline or a cancellation: this connection is done
                 conn.close()
                 raise
-            if keep_alive and not self._closed:
-                conn.idle_since = asyncio.get_running_loop().time()
+            finally:
+                self._busy.pop(conn, None)
+            if keep_alive and not conn.closed and not self._closed:
+                conn.idle_since = loop.time()
                 self._idle.append(conn)
             else:
                 conn.close()
-            return status, answer
+            return status, data
+        finally:
+            self._slots.release()
 
-    def _take_idle(self) -> _Connection | None:
-        """The most recently used live connection; stale ones are closed on the way."""
+    # A call's deadline is watched by one timer per client that ticks while calls are in
+    # flight, not by a timer per call: asyncio.timeout() costs ~20 us of a ~450 us call.
+    # A deadline may fire up to _TICK late.
+    _TICK = 0.05
+
+    def _watch(self, conn: _Connection, deadline: float) -> None:
+        self._busy[conn] = deadline
+        if self._sweeper is None:
+            self._sweeper = asyncio.get_running_loop().call_later(self._TICK, self._sweep)
+
+    def _sweep(self) -> None:
         now = asyncio.get_running_loop().time()
+        for conn in [c for c, deadline in self._busy.items() if deadline <= now]:
+            conn.time_out()
+        self._sweeper = asyncio.get_running_loop().call_later(self._TICK, self._sweep) if self._busy else None
+
+    def _take_idle(self, now: float) -> _Connection | None:
+        """The most recently used live connection; stale ones are closed on the way."""
         while self._idle:
             conn = self._idle.pop()
             if not conn.closed and now - conn.idle_since < self.idle_timeout:
@@ -114,6 +147,9 @@ class KeepAliveClient:
 
     async def close(self) -> None:
         self._closed = True
+        if self._sweeper is not None:
+            self._sweeper.cancel()
+            self._sweeper = None
         while self._idle:
             self._idle.pop().close()
 
@@ -126,9 +162,10 @@ class _Connection(asyncio.Protocol):
         self.closed = False
         self.idle_since = 0.0
         self._waiter: asyncio.Future | None = None
-        self._parser: httptools.HttpResponseParser | None = None
+        self._parser = httptools.HttpResponseParser(self)  # llhttp starts over after each complete answer
         self._body: list[bytes] = []
         self._got_bytes = False
+        self._parser_started_again = False
         self._headers_done = False
         self._framed = False  # Content-Length or chunked: the parser knows where the body ends
 
@@ -138,7 +175,6 @@ class _Connection(asyncio.Protocol):
         if self.closed or self.transport is None:
             raise HttpFault(CLOSED_EARLY, "connection already closed")
         self._waiter = asyncio.get_running_loop().create_future()
-        self._parser = httptools.HttpResponseParser(self)
         self._body = []
         self._got_bytes = self._headers_done = self._framed = False
         self.transport.write(request)
@@ -148,6 +184,12 @@ class _Connection(asyncio.Protocol):
         self.closed = True
         if self.transport is not None:
             self.transport.close()
+
+    def time_out(self) -> None:
+        waiter = self._waiter
+        if waiter is not None and not waiter.done():
+            waiter.set_exception(TimeoutError())
+        self.close()
 
     # -- asyncio.Protocol ----------------------------------------------------------
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
@@ -159,11 +201,13 @@ class _Connection(asyncio.Protocol):
             return
         self._got_bytes = True
         try:
-            self._parser.feed_data(data)  # type: ignore[union-attr]
+            self._parser.feed_data(data)
         except httptools.HttpParserUpgrade:
             self._fail(NOT_HTTP, "unexpected protocol upgrade")
         except httptools.HttpParserError as exc:
             self._fail(NOT_HTTP, f"{type(exc).__name__}: {exc}")
+        if self._waiter is None and self._parser_started_again:  # more bytes after the answer
+            self.close()
 
     def eof_received(self) -> bool:
         return False  # close the transport; connection_lost decides what the EOF meant
@@ -182,6 +226,9 @@ class _Connection(asyncio.Protocol):
             self._fail(CLOSED_EARLY, type(exc).__name__ if exc else f"EOF {where}")
 
     # -- httptools callbacks -------------------------------------------------------
+    def on_message_begin(self) -> None:
+        self._parser_started_again = self._waiter is None
+
     def on_header(self, name: bytes, value: bytes) -> None:
         name = name.lower()
         if name == b"content-length" or (name == b"transfer-encoding" and b"chunked" in value.lower()):
@@ -195,13 +242,13 @@ class _Connection(asyncio.Protocol):
 
     def on_message_complete(self) -> None:
         self._framed = True  # e.g. a 204: no body, nothing to read until the close
-        self._finish(keep_alive=self._parser.should_keep_alive())  # type: ignore[union-attr]
+        self._finish(keep_alive=self._parser.should_keep_alive())
 
     # -----------------------------------------------------------------------------
     def _finish(self, keep_alive: bool) -> None:
         waiter, self._waiter = self._waiter, None
         if waiter is not None and not waiter.done():
-            status = self._parser.get_status_code()  # type: ignore[union-attr]
+            status = self._parser.get_status_code()
             waiter.set_result((status, b"".join(self._body), keep_alive))
 
     def _fail(self, reason: str, detail: str) -> None:
