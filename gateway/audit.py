@@ -14,6 +14,7 @@ When the queue is full (`audit.queue_size`), `audit.on_full` decides:
 from __future__ import annotations
 
 import asyncio
+import functools
 import hashlib
 import json
 import logging
@@ -40,6 +41,11 @@ def key_fingerprint(key: Any) -> str | None:
     """A short stable hash that identifies a caller without revealing the key."""
     if not isinstance(key, str) or not key:
         return None
+    return _fingerprint(key)
+
+
+@functools.lru_cache(maxsize=4096)  # a gateway sees few distinct keys; hashing each call cost ~5 us
+def _fingerprint(key: str) -> str:
     return hashlib.sha256(key.encode()).hexdigest()[:12]
 
 
