@@ -59,6 +59,18 @@ def cpu_seconds(pid: int) -> float:
         return 0.0
 
 
+def run_ns(pid: int) -> int:
+    """Nanoseconds on a CPU, all threads (schedstat: exact, where /proc/PID/stat counts 10 ms ticks)."""
+    total = 0
+    try:
+        for task in os.listdir(f"/proc/{pid}/task"):
+            with open(f"/proc/{pid}/task/{task}/schedstat") as f:
+                total += int(f.read().split()[0])
+    except (OSError, IndexError, ValueError):
+        pass
+    return total
+
+
 def cpu_busy() -> dict[int, float]:
     """Busy seconds of each CPU since boot (everything but idle and iowait)."""
     out = {}
@@ -94,6 +106,9 @@ class Proc:
 
     def cpu_seconds(self) -> float:
         return sum(cpu_seconds(p) for p in self.pids())
+
+    def run_ns(self) -> int:
+        return sum(run_ns(p) for p in self.pids())
 
     def tail(self, lines: int = 15) -> str:
         try:
