@@ -3,6 +3,7 @@
 Measures, in one run on this machine:
   (a) the fast local JSON-RPC backend called directly,
   (b) a bare aiohttp pass-through proxy in front of it (bytes forwarded, no translation),
+  (b2) the same proxy forwarding through rcgate's own backend client instead of aiohttp's,
   (c) rcgate in front of it (full translation, audit log on),
 with the same mix of calls in each dialect (bench/calls.py): throughput at a fixed
 concurrency, p50/p99 latency at concurrency 1 and under that load, (c)/(b) and (c)-(a);
@@ -13,9 +14,9 @@ The numbers are reported, never asserted: the exit code is 0 whenever the bench 
 
 How it stays fair on a small machine: the load generator is wrk (C, one thread).
 With 2 or more CPUs, the server under test ((a)'s backend, (b)'s proxy, (c)'s rcgate)
-runs alone on CPU 1, and wrk plus the backend behind (b) and (c) run on CPU 0; the
+runs alone on CPU 1, and wrk plus the backend behind (b), (b2) and (c) run on CPU 0; the
 CPU each side used is printed, so a saturated driver would show. Rounds alternate
-(a), (b), (c) so that background noise hits all three alike; medians are reported.
+(a), (b), (b2), (c) so that background noise hits all alike; medians are reported.
 The --workers comparison runs unpinned (everything shares every CPU).
 
 Every process is bound to 127.0.0.1, started by the bench and stopped by PID at the
@@ -202,13 +203,18 @@ class Bench:
         proxy = self.start("bare-proxy", [PY, "-m", "bench.bare_proxy", "--port", str(px_port),
                                           "--backend-url", self.backend_url], self.sut_cpus)
         proxy.wait_http(px_port, "/", "POST", b"{}")
+        px2_port = free_port()
+        proxy2 = self.start("bare-proxy-b2", [PY, "-m", "bench.bare_proxy", "--port", str(px2_port),
+                                              "--backend-url", self.backend_url, "--client", "rcgate"], self.sut_cpus)
+        proxy2.wait_http(px2_port, "/", "POST", b"{}")
         rc, rc_port = self.rcgate("rcgate", self.backend_url, self.sut_cpus)
         self.a = Target("a", "(a) backend, called directly", be_sut_port, be_sut)
         self.b = Target("b", "(b) bare aiohttp pass-through proxy", px_port, proxy, [be_drv])
+        self.b2 = Target("b2", "(b2) the same on rcgate's backend client", px2_port, proxy2, [be_drv])
         self.c = Target("c", "(c) rcgate: translation + audit on", rc_port, rc, [be_drv])
-        for t in (self.a, self.b, self.c):
+        for t in (self.a, self.b, self.b2, self.c):
             check_answers(t.port, t.title)
-        log(f"processes up; each call of the mix answered correctly by (a), (b) and (c); "
+        log(f"processes up; each call of the mix answered correctly by (a), (b), (b2) and (c); "
             f"concurrency {a.concurrency}, {a.seconds:g} s per run")
 
     def memory(self) -> None:
@@ -255,7 +261,7 @@ class Bench:
 
     def side_by_side(self) -> None:
         a = self.args
-        trio = [self.a, self.b, self.c]
+        trio = [self.a, self.b, self.b2, self.c]
         for t in trio:  # warm-up, not counted
             self.wrk_run(t, a.concurrency, 2)
         log("latency at concurrency 1 ...")
@@ -433,7 +439,7 @@ class Bench:
         a = self.args
         out = []
         w = out.append
-        cpu_note = (f"server under test alone on CPU 1; wrk (+ the backend behind (b)/(c)) on CPU 0"
+        cpu_note = (f"server under test alone on CPU 1; wrk (+ the backend behind (b), (b2), (c)) on CPU 0"
                     if self.pinned else "unpinned (fewer than 2 CPUs, or --no-pin)")
         w("")
         w(f"rcgate bench — {self.ncpu} CPUs; {cpu_note}")
@@ -441,7 +447,7 @@ class Bench:
           + ", ".join(sorted({m for m in (lbl.split()[1] for lbl, _, _ in calls.MIX)})))
         w(f"load generator: wrk, 1 thread; {a.rounds} alternating rounds per figure, medians; "
           f"{a.seconds:g} s per load run, {a.seconds_c1:g} s per concurrency-1 run")
-        w("CPU columns: server = the process under test; driver = wrk (+ the backend behind (b)/(c)), below 100 % "
+        w("CPU columns: server = the process under test; driver = wrk (+ the backend behind (b), (b2), (c)), below 100 % "
           "= not the bottleneck; other = the rest of the machine; us/call = the server's CPU time per call")
         w("")
         c = a.concurrency
@@ -452,7 +458,7 @@ class Bench:
         w(head)
         w("-" * len(head))
         stats = {}
-        for t in (self.a, self.b, self.c):
+        for t in (self.a, self.b, self.b2, self.c):
             rps = median([r.result.rps for r in t.load])
             s = dict(
                 rps=rps,
@@ -465,7 +471,7 @@ class Bench:
             stats[t.key] = s
             w(f"{t.title:40s} {s['rps']:9,.0f} | {s['p50_1']:8.3f} {s['p99_1']:8.3f} | {s['p50_c']:8.2f} {s['p99_c']:8.2f} |"
               f" {s['cpu_s']:6.0f}% {s['cpu_d']:6.0f}% {s['cpu_o']:5.0f}% | {s['us']:7.0f}")
-        sa, sb, sc = stats["a"], stats["b"], stats["c"]
+        sa, sb, sb2, sc = stats["a"], stats["b"], stats["b2"], stats["c"]
         w("-" * len(head))
         ratio = sc["rps"] / sb["rps"] if sb["rps"] else float("nan")
         w(f"{'(c)/(b)':40s} {ratio:9.2f} | {sc['p50_1'] / sb['p50_1']:8.2f} {sc['p99_1'] / sb['p99_1']:8.2f} |"
@@ -475,6 +481,9 @@ class Bench:
           f" {sc['p50_c'] - sa['p50_c']:+8.2f} {sc['p99_c'] - sa['p99_c']:+8.2f} |")
         w(f"{'(b)-(a), ms':40s} {'':9s} | {sb['p50_1'] - sa['p50_1']:+8.3f} {sb['p99_1'] - sa['p99_1']:+8.3f} |"
           f" {sb['p50_c'] - sa['p50_c']:+8.2f} {sb['p99_c'] - sa['p99_c']:+8.2f} |")
+        w(f"{'(c)/(b2): what translation + audit cost':40s} {sc['rps'] / sb2['rps']:9.2f} |"
+          f" {sc['p50_1'] / sb2['p50_1']:8.2f} {sc['p99_1'] / sb2['p99_1']:8.2f} |"
+          f" {sc['p50_c'] / sb2['p50_c']:8.2f} {sc['p99_c'] / sb2['p99_c']:8.2f} | {'':22s} | {sc['us'] / sb2['us']:7.2f}")
         per_round = ", ".join(f"{c_.result.rps / b_.result.rps:.2f}" for b_, c_ in zip(self.b.load, self.c.load))
         w(f"(c)/(b) throughput per round: {per_round}; by CPU per call (insensitive to other load): "
           f"(b)/(c) = {sb['us'] / sc['us']:.2f}")
@@ -617,7 +626,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--concurrency", type=int, default=32, help="connections for the load runs (default: %(default)s)")
     p.add_argument("--seconds", type=float, default=6, help="length of each load run (default: %(default)s)")
     p.add_argument("--seconds-c1", type=float, default=4, help="length of each concurrency-1 run (default: %(default)s)")
-    p.add_argument("--rounds", type=int, default=3, help="alternating rounds of (a), (b), (c) (default: %(default)s)")
+    p.add_argument("--rounds", type=int, default=3, help="alternating rounds of (a), (b), (b2), (c) (default: %(default)s)")
     p.add_argument("--rounds-workers", type=int, default=2, help="alternating rounds of --workers 1 / 2 (default: %(default)s)")
     p.add_argument("--memory-calls", type=lambda s: tuple(int(x) for x in s.split(",")), default=(10_000, 200_000),
                    metavar="FIRST,LAST", help="calls after which RSS is read (default: 10000,200000)")
