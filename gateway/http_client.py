@@ -97,8 +97,10 @@ class KeepAliveClient:
             finally:
                 self._busy.pop(conn, None)
             if keep_alive and not conn.closed and not self._closed:
-                conn.idle_since = loop.time()
+                conn.idle_since = now = loop.time()
                 self._idle.append(conn)
+                while self._idle[0].closed or now - self._idle[0].idle_since >= self.idle_timeout:
+                    self._idle.popleft().close()  # the least recently used end: gone or idle too long
             else:
                 conn.close()
             return status, data

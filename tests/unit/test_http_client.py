@@ -173,6 +173,20 @@ async def test_idle_connections_expire():
     assert server.connections == 2
 
 
+async def test_a_connection_left_idle_is_closed_even_while_another_is_busy():
+    async with Responder(lambda r: [b"", *ok(body_of(r))]) as server:
+        client = KeepAliveClient(server.url, idle_timeout=0.2)
+        await asyncio.gather(client.post(b"1", 5), client.post(b"2", 5))  # two connections
+        assert server.connections == 2
+        for _ in range(6):  # sequential calls reuse the most recently used one only
+            await client.post(b"3", 5)
+            await asyncio.sleep(0.05)
+        await asyncio.sleep(0.05)
+        assert server.eofs == 1  # the other one, idle past 0.2 s, was closed by the client
+        await client.close()
+    assert server.connections == 2
+
+
 async def test_at_most_max_connections_at_once():
     async with Responder(lambda r: [b"", *ok(body_of(r))]) as server:  # an empty first piece: a short pause
         client = KeepAliveClient(server.url, max_connections=2)
