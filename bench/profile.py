@@ -23,6 +23,8 @@ COMPONENTS: list[tuple[str, str]] = [
     ("rcgate: envelope", "gateway/envelope.py"),
     ("rcgate: dialect detection", "gateway/dialects.py"),
     ("rcgate: backend client (own code)", "gateway/backend.py"),
+    ("rcgate: backend HTTP client (incl. its socket writes)", "gateway/http_client.py"),
+    ("rcgate: metrics", "gateway/metrics.py"),
     ("rcgate: pipeline (app.py)", "gateway/app.py"),
     ("rcgate: other", "gateway/"),
     ("structlog (audit rendering)", "structlog/"),
