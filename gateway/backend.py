@@ -110,3 +110,13 @@ def _where(url: str) -> str:
     """host:port of a URL, without any user:password part."""
     parsed = urlsplit(url)
     return f"{parsed.hostname}:{parsed.port or (443 if parsed.scheme == 'https' else 80)}"
+
+
+def printable_url(url: str) -> str:
+    """The URL as it may appear in a log: a password in it becomes ***."""
+    parsed = urlsplit(url)
+    if parsed.password is None:
+        return url
+    netloc = parsed.netloc.rsplit("@", 1)
+    user = netloc[0].split(":", 1)[0]
+    return parsed._replace(netloc=f"{user}:***@{netloc[1]}").geturl()

@@ -19,6 +19,7 @@ from typing import Callable
 from aiohttp import web
 
 from .app import GATEWAY, create_app
+from .backend import printable_url
 from .config import Config
 from .mapping.engine import compile_mappings
 from .mapping.loader import load_mappings
@@ -44,7 +45,7 @@ def _serve(config: Config, reload_config: Callable[[], Config] | None, reuse_por
     host, port = config.host_port
     log.info(
         "rcgate (pid %d) listening on http://%s:%d/_admin/api, backend %s (%s), audit %s",
-        os.getpid(), host, port, config.backend_url, config.backend_dialect, config.audit_path,
+        os.getpid(), host, port, printable_url(config.backend_url), config.backend_dialect, config.audit_path,
     )
     # SIGINT/SIGTERM: stop accepting, let in-flight calls finish, then on_cleanup drains the audit queue.
     web.run_app(
