@@ -58,26 +58,13 @@ def translate_request(
     redacted), error (None, or {code, text, body, raw}: the answer the caller
     would get) and explain (a list of {rule, where, text}).
     """
-    ex = _Explain(mappings)
-    caller = mappings.dialects[fallback if dialect == "auto" else dialect]
-    target = mappings.dialects[backend]
-    out: dict[str, Any] = {
-        "ok": False,
-        "dialect": caller.name,
-        "backend": backend,
-        "method": None,
-        "canonical": None,
-        "backend_call": None,
-        "error": None,
-        "explain": ex.steps,
-    }
+    ex, caller, target, out = _setup(mappings, dialect if dialect != "auto" else fallback, backend,
+                                     method=None, canonical=None, backend_call=None)
     request_id: Any = None
     try:
         payload = body if isinstance(body, dict) else envelope.decode(_as_bytes(body))
         if dialect == "auto":
-            caller = mappings.dialects[DialectDetector(mappings, fallback).detect(payload)]
-            out["dialect"] = caller.name
-            ex.add("dialect", "gateway/dialects.py", "DialectDetector", f"caller detected as {caller.name} (fallback: {fallback})")
+            caller = _detect(ex, out, mappings, fallback, payload)
         request_id = payload.get("id")
         call = envelope.read_call(payload, caller)
         key_field = next(f for f in caller.envelope.key_fields if payload.get(f))
@@ -128,24 +115,11 @@ def translate_response(
     Returns a dict: ok, dialect, backend, method, canonical_result, result (what
     the caller gets), error (as in `translate_request`) and explain.
     """
-    ex = _Explain(mappings)
-    caller = mappings.dialects[fallback if dialect == "auto" else dialect]
-    target = mappings.dialects[backend]
-    out: dict[str, Any] = {
-        "ok": False,
-        "dialect": caller.name,
-        "backend": backend,
-        "method": method,
-        "canonical_result": None,
-        "result": None,
-        "error": None,
-        "explain": ex.steps,
-    }
+    ex, caller, target, out = _setup(mappings, dialect if dialect != "auto" else fallback, backend,
+                                     method=method, canonical_result=None, result=None)
     try:
         if dialect == "auto":
-            caller = mappings.dialects[DialectDetector(mappings, fallback).detect({"method": method})]
-            out["dialect"] = caller.name
-            ex.add("dialect", "gateway/dialects.py", "DialectDetector", f"caller detected as {caller.name} (fallback: {fallback})")
+            caller = _detect(ex, out, mappings, fallback, {"method": method})
         _explain_caller_method(ex, mappings, caller.name, method)
         inbound = _app.find_inbound(caller, method)
         entry = _explain_backend_method(ex, mappings, backend, inbound.canonical)
@@ -182,6 +156,22 @@ def translate_response(
     except Exception as exc:
         out["error"] = _caller_error(ex, caller, RpcError("internal_error"), request_id, note=type(exc).__name__)
     return out
+
+
+def _setup(mappings: Mappings, dialect: str, backend: str, **fields: Any) -> tuple["_Explain", Dialect, Dialect, dict[str, Any]]:
+    """What both directions start with: the explanation, caller and backend dialects, the result dict."""
+    ex = _Explain(mappings)
+    caller, target = mappings.dialects[dialect], mappings.dialects[backend]
+    out = {"ok": False, "dialect": caller.name, "backend": backend, **fields, "error": None, "explain": ex.steps}
+    return ex, caller, target, out
+
+
+def _detect(ex: "_Explain", out: dict[str, Any], mappings: Mappings, fallback: str, payload: dict[str, Any]) -> Dialect:
+    """The caller's dialect as /_admin/api would detect it."""
+    caller = mappings.dialects[DialectDetector(mappings, fallback).detect(payload)]
+    out["dialect"] = caller.name
+    ex.add("dialect", "gateway/dialects.py", "DialectDetector", f"caller detected as {caller.name} (fallback: {fallback})")
+    return caller
 
 
 def _parse_answer(body: Any) -> tuple[Any, Any, str]:
