@@ -10,7 +10,7 @@ help:
 	@echo "make test          run the whole test suite (starts its own Kallithea)"
 	@echo "make check         validate the mapping files and print the coverage table"
 	@echo "make coverage-doc  regenerate docs/coverage.md"
-	@echo "make bench         rcgate vs a bare proxy vs the backend, side by side (~6 min; BENCH_ARGS=--help)"
+	@echo "make bench         rcgate vs a bare proxy vs the backend, side by side (~5 min; BENCH_ARGS=--help)"
 
 $(VENV)/.installed: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
