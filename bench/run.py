@@ -363,6 +363,13 @@ class Bench:
              {"id": 4, "api_key": key, "method": "get_users", "args": {}},
              {"id": 4, "api_key": key, "method": "get_users", "args": {}}),
         ]
+        proxies = {}  # the bare proxies of the table, in front of Kallithea: what any extra hop costs here
+        for name, client in (("b", "aiohttp"), ("b2", "rcgate")):
+            port = free_port()
+            proc = self.start(f"bare-proxy-kallithea-{name}", [PY, "-m", "bench.bare_proxy", "--port", str(port),
+                                                               "--backend-url", server.url, "--client", client], None)
+            proc.wait_http(port, "/", "POST", b"{}")
+            proxies[name] = (proc, http.client.HTTPConnection("127.0.0.1", port, timeout=60))
         direct = http.client.HTTPConnection("127.0.0.1", kport, timeout=60)
         via = http.client.HTTPConnection("127.0.0.1", rc_port, timeout=60)
 
@@ -377,32 +384,37 @@ class Bench:
             return elapsed * 1000
 
         rows = []
-        log(f"kallithea: {a.kallithea_calls} paired calls per row (direct and through rcgate, alternating) ...")
+        log(f"kallithea: {a.kallithea_calls} rounds per row (direct, through rcgate, through (b), through (b2), "
+            f"in rotating order) ...")
         for label, path, via_body, direct_body in series:
             vb, db = json.dumps(via_body).encode(), json.dumps(direct_body).encode()
+            ways = [(direct, "/_admin/api", db), (via, path, vb),
+                    (proxies["b"][1], "/_admin/api", db), (proxies["b2"][1], "/_admin/api", db)]
             for _ in range(5):  # warm-up
-                call(direct, "/_admin/api", db)
-                call(via, path, vb)
+                for conn, url_path, body in ways:
+                    call(conn, url_path, body)
             m0 = metrics(rc_port)
             cpu0 = rc.run_ns() / 1e9
-            d, v = [], []
+            times: list[list[float]] = [[] for _ in ways]
             for i in range(a.kallithea_calls):
-                if i % 2 == 0:
-                    d.append(call(direct, "/_admin/api", db))
-                    v.append(call(via, path, vb))
-                else:
-                    v.append(call(via, path, vb))
-                    d.append(call(direct, "/_admin/api", db))
+                for k in range(len(ways)):  # each way goes first, second, ... equally often
+                    j = (i + k) % len(ways)
+                    times[j].append(call(*ways[j]))
             cpu1 = rc.run_ns() / 1e9
             m1 = metrics(rc_port)
             n = m1["rcgate_call_duration_seconds_count"] - m0["rcgate_call_duration_seconds_count"]
             inside = ((m1["rcgate_call_duration_seconds_sum"] - m0["rcgate_call_duration_seconds_sum"])
                       - (m1["rcgate_backend_duration_seconds_sum"] - m0["rcgate_backend_duration_seconds_sum"]))
-            diffs = [x - y for x, y in zip(v, d)]
-            rows.append((label, median(d), median(v), median(diffs), inside / n * 1000 if n else float("nan"),
-                         (cpu1 - cpu0) / len(v) * 1000))
+            d, v, pb, pb2 = times
+            rows.append(KallitheaRow(
+                label, median(d), median(v), median([x - y for x, y in zip(v, d)]),
+                median([x - y for x, y in zip(pb, d)]), median([x - y for x, y in zip(pb2, d)]),
+                inside / n * 1000 if n else float("nan"), (cpu1 - cpu0) / len(v) * 1000))
         direct.close()
         via.close()
+        for proc, conn in proxies.values():
+            conn.close()
+            self.procs.stop(proc)
         self.kallithea_rows = rows
         self.procs.stop(rc)
         self.idle_cost = self.idle_cost_of_the_machine()
@@ -529,27 +541,31 @@ class Bench:
 
         if hasattr(self, "kallithea_rows"):
             w("")
-            w(f"real Kallithea 0.7.0, concurrency 1, {a.kallithea_calls} paired calls per row (medians, ms):")
-            w(f"  {'call':22s} {'direct':>8s} {'via rcgate':>10s} {'added':>7s} {'share':>6s} |"
-              f" {'rcgate CPU':>10s} {'CPU share':>9s} {'in-process':>10s}")
-            worst = 0.0
-            for label, d, v, diff, inside, cpu in self.kallithea_rows:
-                share = diff / v * 100
-                if label.endswith("get_user"):
+            w(f"real Kallithea 0.7.0, concurrency 1, {a.kallithea_calls} rounds per row, one call each way in rotating "
+              f"order (medians, ms):")
+            w(f"  {'':22s} {'':>8s} {'through rcgate':^23s} | {'added through':^19s} |")
+            w(f"  {'call':22s} {'direct':>8s} {'ms':>8s} {'added':>7s} {'share':>6s} | {'(b)':>9s} {'(b2)':>9s} |"
+              f" {'rcgate CPU':>10s} {'in-process':>10s}")
+            worst = worst_b = 0.0
+            for r in self.kallithea_rows:
+                share = r.added / r.via * 100
+                if r.label.endswith("get_user"):
                     worst = max(worst, share)
-                w(f"  {label:22s} {d:8.2f} {v:10.2f} {diff:+7.2f} {share:5.1f}% | {cpu:10.2f} {cpu / v * 100:8.1f}%"
-                  f" {inside:10.2f}")
-            w("  added = median of (via - direct) over pairs, wall clock; share = added / via: the target's measure.")
-            w("  rcgate CPU = all CPU time of the rcgate process per call (schedstat): aiohttp and translation on the")
-            w("  call's path, the audit writer and timers off it; in-process = its handler's time outside the wait for")
-            w("  Kallithea (its /metrics). `added` is rcgate's path plus waking rcgate, then the caller, once more.")
+                    worst_b = max(worst_b, r.added_b / (r.direct + r.added_b) * 100)
+                w(f"  {r.label:22s} {r.direct:8.2f} {r.via:8.2f} {r.added:+7.2f} {share:5.1f}% | {r.added_b:+9.2f}"
+                  f" {r.added_b2:+9.2f} | {r.rcgate_cpu:10.2f} {r.in_process:10.2f}")
+            w("  added = median of (through - direct) over rounds, wall clock; share = added / through rcgate: the")
+            w("  target's measure. (b), (b2) = the bare proxies of the first table in front of Kallithea: what a proxy")
+            w("  that does nothing adds here. rcgate CPU = all CPU time of the rcgate process per call (schedstat):")
+            w("  aiohttp and translation on the call's path, the audit writer and timers off it; in-process = its")
+            w("  handler's time outside the wait for Kallithea (its /metrics).")
             if hasattr(self, "idle_cost"):
                 hot, cold = self.idle_cost
                 w(f"  For scale: woken from idle, code runs slower on this machine. The fast backend (a) costs {hot:.0f} us of")
                 w(f"  CPU per call back to back and {cold:.0f} us with 20 ms pauses ({cold / hot:.1f} x); rcgate costs "
                   f"{sc['us']:.0f} us per call under load (above).")
             self.targets_met.append(_target(worst <= 3, "rcgate <= 3 % of a get_user call's time (real Kallithea)",
-                                            f"{worst:.1f} % (worst dialect)"))
+                                            f"{worst:.1f} % (worst dialect; the bare proxy (b): {worst_b:.1f} %)"))
         if hasattr(self, "profile_text"):
             w("")
             w("profile of rcgate under load (py-spy --gil: samples of the thread holding the GIL, i.e. Python CPU time):")
@@ -616,6 +632,20 @@ class Bench:
                               f"{ok:,} with outcome ok")
 
 
+@dataclass
+class KallitheaRow:
+    """One row of the Kallithea series: medians in ms."""
+
+    label: str
+    direct: float
+    via: float  # through rcgate
+    added: float  # through rcgate - direct
+    added_b: float  # through the bare aiohttp proxy (b) - direct
+    added_b2: float  # through the bare proxy on rcgate's client (b2) - direct
+    in_process: float
+    rcgate_cpu: float
+
+
 def _target(met: bool, title: str, value: str) -> tuple[str, str, str]:
     return ("MET" if met else "NOT MET", title, value)
 
@@ -631,7 +661,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--memory-calls", type=lambda s: tuple(int(x) for x in s.split(",")), default=(10_000, 200_000),
                    metavar="FIRST,LAST", help="calls after which RSS is read (default: 10000,200000)")
     p.add_argument("--memory-timeout", type=float, default=180, help="give up the memory run after S seconds (default: %(default)s)")
-    p.add_argument("--kallithea-calls", type=int, default=200, help="paired calls per row against Kallithea (default: %(default)s)")
+    p.add_argument("--kallithea-calls", type=int, default=150,
+                   help="rounds per row against Kallithea, one call each way (default: %(default)s)")
     p.add_argument("--skip-memory", action="store_true", help="no memory run")
     p.add_argument("--skip-workers", action="store_true", help="no --workers comparison")
     p.add_argument("--skip-kallithea", action="store_true", help="no series against a real Kallithea")
