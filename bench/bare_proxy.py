@@ -18,39 +18,29 @@ import asyncio
 import aiohttp
 from aiohttp import web
 
-SESSION = web.AppKey("session", aiohttp.ClientSession)
+from gateway.http_client import KeepAliveClient
 
 
-def create_app(backend_url: str, max_connections: int = 100) -> web.Application:
-    api_url = backend_url.rstrip("/") + "/_admin/api"
-    app = web.Application()
+class AiohttpClient:
+    """aiohttp's own client, behind the same post()/close() as rcgate's KeepAliveClient."""
 
-    async def forward(request: web.Request) -> web.Response:
-        body = await request.read()
-        async with request.app[SESSION].post(api_url, data=body, headers={"Content-Type": "application/json"}) as r:
-            raw = await r.read()
-            status = r.status
-        return web.Response(body=raw, status=status, content_type="application/json")
-
-    async def start(app: web.Application) -> None:
+    def __init__(self, api_url: str, max_connections: int) -> None:
+        self.api_url = api_url
         connector = aiohttp.TCPConnector(limit=max_connections, keepalive_timeout=30)
-        app[SESSION] = aiohttp.ClientSession(connector=connector, timeout=aiohttp.ClientTimeout(total=30))
+        self.session = aiohttp.ClientSession(connector=connector, timeout=aiohttp.ClientTimeout(total=30))
 
-    async def stop(app: web.Application) -> None:
-        await app[SESSION].close()
+    async def post(self, body: bytes, timeout: float) -> tuple[int, bytes]:
+        async with self.session.post(self.api_url, data=body, headers={"Content-Type": "application/json"}) as r:
+            return r.status, await r.read()
 
-    app.router.add_route("*", "/{tail:.*}", forward)
-    app.on_startup.append(start)
-    app.on_cleanup.append(stop)
-    return app
+    async def close(self) -> None:
+        await self.session.close()
 
 
 CLIENT = web.AppKey("client", object)
 
 
-def create_app_on_rcgates_client(backend_url: str, max_connections: int = 100) -> web.Application:
-    from gateway.http_client import KeepAliveClient
-
+def create_app(backend_url: str, client: str = "aiohttp", max_connections: int = 100) -> web.Application:
     api_url = backend_url.rstrip("/") + "/_admin/api"
     app = web.Application()
 
@@ -58,8 +48,9 @@ def create_app_on_rcgates_client(backend_url: str, max_connections: int = 100) -
         status, raw = await request.app[CLIENT].post(await request.read(), 30.0)
         return web.Response(body=raw, status=status, content_type="application/json")
 
-    async def start(app: web.Application) -> None:
-        app[CLIENT] = KeepAliveClient(api_url, max_connections)
+    async def start(app: web.Application) -> None:  # in the running loop, as aiohttp's session wants
+        make = AiohttpClient if client == "aiohttp" else KeepAliveClient
+        app[CLIENT] = make(api_url, max_connections)
 
     async def stop(app: web.Application) -> None:
         await app[CLIENT].close()
@@ -77,14 +68,13 @@ def main(argv: list[str] | None = None) -> None:
     p.add_argument("--client", choices=["aiohttp", "rcgate"], default="aiohttp",
                    help="aiohttp's ClientSession (row b, the default) or rcgate's backend client (row b2)")
     args = p.parse_args(argv)
-    make = create_app if args.client == "aiohttp" else create_app_on_rcgates_client
     try:
         import uvloop
 
         loop = uvloop.new_event_loop()
     except ImportError:
         loop = asyncio.new_event_loop()
-    web.run_app(make(args.backend_url), host="127.0.0.1", port=args.port, access_log=None, print=None,
+    web.run_app(create_app(args.backend_url, args.client), host="127.0.0.1", port=args.port, access_log=None, print=None,
                 shutdown_timeout=5, loop=loop)
 
 

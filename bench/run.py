@@ -154,6 +154,13 @@ class Bench:
         proc.wait_http(port, "/", "POST", b"{}")
         return proc, port
 
+    def bare_proxy(self, name: str, backend_url: str, client: str, cpus: set[int] | None) -> tuple[Proc, int]:
+        port = free_port()
+        proc = self.start(name, [PY, "-m", "bench.bare_proxy", "--port", str(port), "--backend-url", backend_url,
+                                 "--client", client], cpus)
+        proc.wait_http(port, "/", "POST", b"{}")
+        return proc, port
+
     def rcgate(self, name: str, backend_url: str, cpus: set[int] | None, workers: int = 1) -> tuple[Proc, int]:
         port = free_port()
         cmd = [self.rcgate_cmd, "serve", "--config", str(ROOT / "config.yaml"), "--listen", f"127.0.0.1:{port}",
@@ -199,14 +206,8 @@ class Bench:
         be_sut, be_sut_port = self.backend("backend-a", self.sut_cpus)
         be_drv, be_drv_port = self.backend("backend", self.drv_cpus)
         self.backend_url = f"http://127.0.0.1:{be_drv_port}"
-        px_port = free_port()
-        proxy = self.start("bare-proxy", [PY, "-m", "bench.bare_proxy", "--port", str(px_port),
-                                          "--backend-url", self.backend_url], self.sut_cpus)
-        proxy.wait_http(px_port, "/", "POST", b"{}")
-        px2_port = free_port()
-        proxy2 = self.start("bare-proxy-b2", [PY, "-m", "bench.bare_proxy", "--port", str(px2_port),
-                                              "--backend-url", self.backend_url, "--client", "rcgate"], self.sut_cpus)
-        proxy2.wait_http(px2_port, "/", "POST", b"{}")
+        proxy, px_port = self.bare_proxy("bare-proxy", self.backend_url, "aiohttp", self.sut_cpus)
+        proxy2, px2_port = self.bare_proxy("bare-proxy-b2", self.backend_url, "rcgate", self.sut_cpus)
         rc, rc_port = self.rcgate("rcgate", self.backend_url, self.sut_cpus)
         self.a = Target("a", "(a) backend, called directly", be_sut_port, be_sut)
         self.b = Target("b", "(b) bare aiohttp pass-through proxy", px_port, proxy, [be_drv])
@@ -365,10 +366,7 @@ class Bench:
         ]
         proxies = {}  # the bare proxies of the table, in front of Kallithea: what any extra hop costs here
         for name, client in (("b", "aiohttp"), ("b2", "rcgate")):
-            port = free_port()
-            proc = self.start(f"bare-proxy-kallithea-{name}", [PY, "-m", "bench.bare_proxy", "--port", str(port),
-                                                               "--backend-url", server.url, "--client", client], None)
-            proc.wait_http(port, "/", "POST", b"{}")
+            proc, port = self.bare_proxy(f"bare-proxy-kallithea-{name}", server.url, client, None)
             proxies[name] = (proc, http.client.HTTPConnection("127.0.0.1", port, timeout=60))
         direct = http.client.HTTPConnection("127.0.0.1", kport, timeout=60)
         via = http.client.HTTPConnection("127.0.0.1", rc_port, timeout=60)
