@@ -66,7 +66,8 @@ class Backend:
 
     def _fault(self, reason: str, method: str, detail: str = "") -> BackendUnavailable:
         """Log the fault for the operator (address, what failed; no key, no body) and return it."""
-        log.warning("backend %s: %s: %s%s", _where(self.api_url), method, reason, f" ({detail})" if detail else "")
+        client = self._client
+        log.warning("backend %s:%s: %s: %s%s", client.host, client.port, method, reason, f" ({detail})" if detail else "")
         return BackendUnavailable(reason)
 
     async def probe(self) -> tuple[bool, str]:
@@ -104,12 +105,6 @@ _ENVELOPE_KEYS = frozenset({"id", "result", "error"})
 def _short(value: object, limit: int = 40) -> str:
     text = repr(value)
     return text if len(text) <= limit else text[: limit - 3] + "..."
-
-
-def _where(url: str) -> str:
-    """host:port of a URL, without any user:password part."""
-    parsed = urlsplit(url)
-    return f"{parsed.hostname}:{parsed.port or (443 if parsed.scheme == 'https' else 80)}"
 
 
 def printable_url(url: str) -> str:
