@@ -1,8 +1,8 @@
 """Prometheus metrics, one registry per application (so tests and workers never collide).
 
 The three series updated on every call (calls, call duration, backend duration) are
-plain counters in this module, exported through a prometheus_client collector at
-scrape time: prometheus_client's own Counter and Histogram take a lock per update
+plain counters in this module, exported by `Metrics.collect()` (a prometheus_client
+collector) at scrape time: prometheus_client's own Counter and Histogram take a lock per update
 and loop over the buckets in Python, ~15 us per call here. Only the event loop's
 thread updates them, so no lock is needed. The rest are prometheus_client's own.
 """
@@ -48,7 +48,7 @@ class Metrics:
         self._calls: dict[tuple[str, str, str], list] = {}  # (dialect, method, outcome) -> [count, latency histogram]
         self._latency: dict[str, _Histogram] = {}  # by dialect
         self.backend_latency = _Histogram()
-        self.registry.register(_HotSeries(self))
+        self.registry.register(self)  # collect() below exports the per-call series
         self.backend_errors = Counter(
             "rcgate_backend_errors", "Backend calls that failed at the transport level (unreachable, timeout, garbage)",
             registry=self.registry,
@@ -63,33 +63,25 @@ class Metrics:
         """One answered call."""
         entry = self._calls.get((dialect, method, outcome))
         if entry is None:
-            histogram = self._latency.get(dialect) or self._latency.setdefault(dialect, _Histogram())
-            entry = self._calls[(dialect, method, outcome)] = [0, histogram]
+            entry = self._calls[(dialect, method, outcome)] = [0, self._latency.setdefault(dialect, _Histogram())]
         entry[0] += 1
         entry[1].observe(seconds)
 
     def exposition(self) -> bytes:
         return generate_latest(self.registry)
 
-
-class _HotSeries:
-    """Exports the per-call series at scrape time."""
-
-    def __init__(self, metrics: Metrics) -> None:
-        self.metrics = metrics
-
     def collect(self) -> Iterator[Metric]:
-        m = self.metrics
+        """The per-call series, at scrape time (the registry calls this)."""
         calls = CounterMetricFamily("rcgate_calls", "Calls answered, by inbound dialect, canonical method and outcome",
                                     labels=["dialect", "method", "outcome"])
-        for labels, (count, _) in sorted(m._calls.items()):
+        for labels, (count, _) in sorted(self._calls.items()):
             calls.add_metric(list(labels), count)
         yield calls
         latency = HistogramMetricFamily("rcgate_call_duration_seconds", "Time from request to answer, by inbound dialect",
                                         labels=["dialect"])
-        for dialect, histogram in sorted(m._latency.items()):
+        for dialect, histogram in sorted(self._latency.items()):
             latency.add_metric([dialect], histogram.buckets(), histogram.sum)
         yield latency
         backend = HistogramMetricFamily("rcgate_backend_duration_seconds", "Time waiting for the backend")
-        backend.add_metric([], m.backend_latency.buckets(), m.backend_latency.sum)
+        backend.add_metric([], self.backend_latency.buckets(), self.backend_latency.sum)
         yield backend
