@@ -58,8 +58,7 @@ def translate_request(
     redacted), error (None, or {code, text, body, raw}: the answer the caller
     would get) and explain (a list of {rule, where, text}).
     """
-    ex, caller, target, out = _setup(mappings, dialect if dialect != "auto" else fallback, backend,
-                                     method=None, canonical=None, backend_call=None)
+    ex, caller, target, out = _setup(mappings, dialect, fallback, backend, method=None, canonical=None, backend_call=None)
     request_id: Any = None
     try:
         payload = body if isinstance(body, dict) else envelope.decode(_as_bytes(body))
@@ -115,8 +114,8 @@ def translate_response(
     Returns a dict: ok, dialect, backend, method, canonical_result, result (what
     the caller gets), error (as in `translate_request`) and explain.
     """
-    ex, caller, target, out = _setup(mappings, dialect if dialect != "auto" else fallback, backend,
-                                     method=method, canonical_result=None, result=None)
+    ex, caller, target, out = _setup(mappings, dialect, fallback, backend, method=method, canonical_result=None,
+                                     result=None)
     try:
         if dialect == "auto":
             caller = _detect(ex, out, mappings, fallback, {"method": method})
@@ -158,10 +157,13 @@ def translate_response(
     return out
 
 
-def _setup(mappings: Mappings, dialect: str, backend: str, **fields: Any) -> tuple["_Explain", Dialect, Dialect, dict[str, Any]]:
-    """What both directions start with: the explanation, caller and backend dialects, the result dict."""
+def _setup(mappings: Mappings, dialect: str, fallback: str, backend: str,
+           **fields: Any) -> tuple["_Explain", Dialect, Dialect, dict[str, Any]]:
+    """What both directions start with: the explanation, caller (the fallback until `auto` has detected
+    it) and backend dialects, the result dict."""
     ex = _Explain(mappings)
-    caller, target = mappings.dialects[dialect], mappings.dialects[backend]
+    caller = mappings.dialects[fallback if dialect == "auto" else dialect]
+    target = mappings.dialects[backend]
     out = {"ok": False, "dialect": caller.name, "backend": backend, **fields, "error": None, "explain": ex.steps}
     return ex, caller, target, out
 
@@ -509,11 +511,7 @@ def format_request(result: dict[str, Any], explain: bool = False) -> str:
         parts.append("canonical call:\n" + _pretty(result["canonical"]))
     if result["backend_call"] is not None:
         parts.append(f"backend call ({result['backend']}):\n" + _pretty(result["backend_call"]))
-    if result["error"] is not None:
-        parts.append(f"error (the answer a {result['dialect']} caller gets):\n" + result["error"]["raw"])
-    if explain:
-        parts.append(format_explain(result["explain"]))
-    return "\n\n".join(parts) + "\n"
+    return _format_end(parts, result, explain)
 
 
 def format_response(result: dict[str, Any], explain: bool = False) -> str:
@@ -521,6 +519,11 @@ def format_response(result: dict[str, Any], explain: bool = False) -> str:
     if result["ok"]:
         parts.append("canonical result:\n" + _pretty(result["canonical_result"]))
         parts.append(f"caller's result ({result['dialect']} {result['method']}):\n" + _pretty(result["result"]))
+    return _format_end(parts, result, explain)
+
+
+def _format_end(parts: list[str], result: dict[str, Any], explain: bool) -> str:
+    """Both directions end alike: the caller's error if any, the explanation if asked."""
     if result["error"] is not None:
         parts.append(f"error (the answer a {result['dialect']} caller gets):\n" + result["error"]["raw"])
     if explain:
