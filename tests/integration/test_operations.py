@@ -198,6 +198,14 @@ async def test_metrics_health_and_migration_header(started, kallithea):
     assert "rcgate_audit_queue_depth" in families and "rcgate_audit_dropped" in families
 
 
+def test_the_startup_line_hides_a_password_in_the_backend_url(tmp_path):
+    gw = Gateway(tmp_path, "http://svc:Pa55w0rd-x@127.0.0.1:9/")
+    gw.stop()
+    logged = gw.stderr.read_text()
+    assert "listening on" in logged and "backend http://svc:***@127.0.0.1:9/" in logged, logged
+    assert "Pa55w0rd" not in logged
+
+
 async def test_readyz_reports_a_dead_backend(tmp_path):
     gw = Gateway(tmp_path, f"http://127.0.0.1:{free_port()}")
     try:
