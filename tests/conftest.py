@@ -61,6 +61,74 @@ def kallithea(tmp_path_factory):
 
 
 # ======================================================================================
+# RhodeCode 1.7.2 backend fixture  (fixture `rhodecode17`, marker `rhodecode17`)
+#
+# Like `kallithea`: session-scoped, the first test that requests it starts a real
+# RhodeCode 1.7.2 (scripts/rhodecode17_server.py: the old Pylons server on Python 2.7,
+# cached install, fresh sqlite instance in a pytest tmp dir, an admin and a non-admin user
+# with random API keys); it is stopped at session end, also when tests fail. It yields a
+# RhodeCode17Server with the attribute names of KallitheaServer. Where no Python 2.7 can
+# be found, the tests that request it are skipped (with the reason), never passed.
+#
+# To use an already running server instead, set all three of
+#     RCGATE_RHODECODE17_URL        e.g. http://127.0.0.1:5127 (API at $URL/_admin/api)
+#     RCGATE_RHODECODE17_ADMIN_KEY  API key of an admin user
+#     RCGATE_RHODECODE17_USER_KEY   API key of a non-admin user
+# (e.g. from the rhodecode17.env written by `scripts/rhodecode17_server.py start --home DIR`).
+# Optional: RCGATE_RHODECODE17_ADMIN_USER / _USER_USER (user names, default admin / user1).
+# ======================================================================================
+def _load_rhodecode17_server_module():
+    name = "rcgate_rhodecode17_server"
+    if name not in sys.modules:
+        spec = importlib.util.spec_from_file_location(name, _SCRIPTS / "rhodecode17_server.py")
+        mod = importlib.util.module_from_spec(spec)
+        sys.modules[name] = mod
+        spec.loader.exec_module(mod)
+    return sys.modules[name]
+
+
+def pytest_configure(config):
+    config.addinivalue_line("markers", "rhodecode17: talks to the real RhodeCode 1.7.2 server the suite starts")
+
+
+def _register_secrets(server):
+    # pytest asks only the conftests at or above the rootdir for the pytest_fixture_setup
+    # of a session-scoped fixture, so the hook below never sees one from this file.
+    from tests.robustness import ledger
+
+    for attr in _SECRET_ATTRS:
+        ledger.register_secret(getattr(server, attr, None))
+    return server
+
+
+@pytest.fixture(scope="session")
+def rhodecode17(tmp_path_factory):
+    """A running RhodeCode 1.7.2: a RhodeCode17Server with url, api_url, admin_key, user_key,
+    admin_username/_password, user_username/_password, pid, home."""
+    rs = _load_rhodecode17_server_module()
+    url = os.environ.get("RCGATE_RHODECODE17_URL")
+    admin_key = os.environ.get("RCGATE_RHODECODE17_ADMIN_KEY")
+    user_key = os.environ.get("RCGATE_RHODECODE17_USER_KEY")
+    if url and admin_key and user_key:
+        url = url.rstrip("/")
+        yield _register_secrets(rs.RhodeCode17Server(
+            url=url, api_url=f"{url}/_admin/api", admin_key=admin_key, user_key=user_key,
+            admin_username=os.environ.get("RCGATE_RHODECODE17_ADMIN_USER", "admin"),
+            user_username=os.environ.get("RCGATE_RHODECODE17_USER_USER", "user1")))
+        return
+    server = rs.RhodeCode17Server()
+    try:
+        try:
+            server.start(home=tmp_path_factory.mktemp("rhodecode17"))
+        except rs.Python27Missing as e:
+            pytest.skip(f"RhodeCode 1.7.2 not started: {e}")
+        yield _register_secrets(server)
+    finally:
+        server.stop()
+# ================================================================== end RhodeCode 1.7.2
+
+
+# ======================================================================================
 # Modern RhodeCode stand-in fixture  (fixture `rhodecode_standin`)
 #
 # A TEST STAND-IN, not RhodeCode: tests/standin/rhodecode.py answers the documented
@@ -86,8 +154,8 @@ async def rhodecode_standin():
 #    (rcgate's "rcgate" logger at DEBUG, every other logger at its usual level), so that
 #    tests/zz_secrets can scan what rcgate logged in-process, next to the audit files and
 #    the stderr logs of rcgate processes that tests leave under <basetemp>.
-# 2. The credentials of the `kallithea` and `rhodecode_standin` fixtures are registered, as
-#    the fixtures are set up, as secrets of the suite (tests/robustness/ledger.py).
+# 2. The credentials of the `kallithea`, `rhodecode17` and `rhodecode_standin` fixtures are
+#    registered, as the fixtures are set up, as secrets of the suite (tests/robustness/ledger.py).
 # 3. The terminal summary prints the robustness tally: fuzz cases, faults injected, calls
 #    under load, audit records counted, files/lines/secrets scanned.
 # ======================================================================================
@@ -119,7 +187,7 @@ _SECRET_ATTRS = ("admin_key", "user_key", "admin_token", "user_token", "admin_pa
 @pytest.hookimpl(hookwrapper=True)
 def pytest_fixture_setup(fixturedef, request):
     outcome = yield
-    if fixturedef.argname in ("kallithea", "rhodecode_standin") and outcome.exception is None:
+    if fixturedef.argname in ("kallithea", "rhodecode17", "rhodecode_standin") and outcome.exception is None:
         from tests.robustness import ledger
 
         for attr in _SECRET_ATTRS:
