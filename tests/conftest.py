@@ -21,7 +21,9 @@ import pytest
 #     RCGATE_KALLITHEA_ADMIN_KEY  API key of an admin user
 #     RCGATE_KALLITHEA_USER_KEY   API key of a non-admin user
 # (e.g. from the kallithea.env written by `scripts/kallithea_server.py start --home DIR`).
-# Optional: RCGATE_KALLITHEA_ADMIN_USER / _USER_USER (user names, default admin / user1).
+# Optional: RCGATE_KALLITHEA_ADMIN_USER / _USER_USER (user names, default admin / user1),
+# RCGATE_KALLITHEA_HOME / _VENV (the instance directory and the install, for the tests that
+# use its Mercurial or its repository folder).
 # ======================================================================================
 _SCRIPTS = Path(__file__).resolve().parent.parent / "scripts"
 
@@ -49,7 +51,9 @@ def kallithea(tmp_path_factory):
         yield ks.KallitheaServer(
             url=url, api_url=f"{url}/_admin/api", admin_key=admin_key, user_key=user_key,
             admin_username=os.environ.get("RCGATE_KALLITHEA_ADMIN_USER", "admin"),
-            user_username=os.environ.get("RCGATE_KALLITHEA_USER_USER", "user1"))
+            user_username=os.environ.get("RCGATE_KALLITHEA_USER_USER", "user1"),
+            home=_path_or_none(os.environ.get("RCGATE_KALLITHEA_HOME")),
+            venv=_path_or_none(os.environ.get("RCGATE_KALLITHEA_VENV")))
         return
     server = ks.KallitheaServer()
     try:
@@ -57,6 +61,8 @@ def kallithea(tmp_path_factory):
         yield server
     finally:
         server.stop()
+def _path_or_none(value: str | None) -> Path | None:
+    return Path(value) if value else None
 # ======================================================================== end Kallithea
 
 
