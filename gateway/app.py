@@ -1,9 +1,13 @@
 """The gateway: one aiohttp application, one pipeline.
 
     body ─► envelope.decode ─► detect dialect ─► envelope.read_call
-         ─► inbound.to_canonical (rename, validate) ─► outbound.args_down
+         ─► plan_call: inbound.to_canonical (rename, validate) ─► outbound.args_down
          ─► backend.call ─► outbound.result_up ─► fetches ─► inbound.result_down
          ─► envelope.render ─► HTTP 200          (audit.record: exactly once, always)
+
+When the caller and the backend speak the same dialect nothing is translated: the
+server gets every argument the caller sent (older spellings renamed) and the caller
+gets the server's answer untouched.
 
 Everything a call needs from configuration sits in one immutable `Snapshot`; a
 call takes the current one when it starts, and a reload swaps in a new one, so
@@ -153,13 +157,11 @@ async def serve_call(request: web.Request, forced_dialect: str | None) -> web.Re
         event["key"] = key_fingerprint(_first_key(payload, dialect))
         call = envelope.read_call(payload, dialect)
         event["method"] = call.method
-        inbound = find_inbound(dialect, call.method)
-        event["canonical_method"] = canonical_method = inbound.canonical
-        canonical_args = inbound.to_canonical(call.args)
-        event["args"] = canonical_args
-        outbound = find_outbound(snap.backend_dialect, inbound)
-        event["backend_method"] = outbound.method
-        result, extra = await _call_backend(gw, snap, dialect, inbound, outbound, canonical_args, call.key)
+        plan = plan_call(dialect, snap.backend_dialect, call.method, call.args)
+        event["canonical_method"] = canonical_method = plan.canonical_method
+        event["args"] = plan.canonical_args
+        event["backend_method"] = plan.backend_method
+        result, extra = await _call_backend(gw, snap, dialect, plan, call.key)
         body = envelope.render(dialect, call.id, result=result, extra=extra)
         event["outcome"] = "ok"
     except RpcError as exc:
@@ -195,6 +197,34 @@ def _first_key(payload: dict[str, Any], dialect: Dialect) -> Any:
     return next((payload[f] for f in dialect.envelope.key_fields if payload.get(f)), None)
 
 
+@dataclass(frozen=True, slots=True)
+class CallPlan:
+    """What one call becomes: the canonical call, and the backend's method and arguments."""
+
+    inbound: Inbound | None  # None: a method the caller's dialect does not list, forwarded as sent
+    outbound: Outbound | None  # None when caller and backend share the dialect: nothing to translate
+    canonical_method: str | None
+    canonical_args: dict[str, Any]
+    backend_method: str
+    backend_args: dict[str, Any]
+
+
+def plan_call(caller: Dialect, backend: Dialect, method: str, args: dict[str, Any]) -> CallPlan:
+    """Translate a call for the backend, or refuse it (RpcError) in the caller's terms."""
+    if caller is backend:  # same dialect: the server decides what it knows
+        inbound = caller.inbound.get(method)
+        if inbound is None and caller.envelope.unknown_methods == "forward":
+            return CallPlan(None, None, None, {}, method, args)
+        inbound = find_inbound(caller, method)
+        sent = inbound.as_sent(args)
+        return CallPlan(inbound, None, inbound.canonical, inbound.to_canonical(sent, strict=False), inbound.name, sent)
+    inbound = find_inbound(caller, method)  # fail closed: only what both files describe is translated
+    canonical_args = inbound.to_canonical(args)
+    outbound = find_outbound(backend, inbound)
+    return CallPlan(inbound, outbound, inbound.canonical, canonical_args, outbound.method,
+                    outbound.args_down(canonical_args))
+
+
 def find_inbound(dialect: Dialect, method: str) -> Inbound:
     inbound = dialect.inbound.get(method)
     if inbound is None:
@@ -213,15 +243,18 @@ def find_outbound(backend: Dialect, inbound: Inbound) -> Outbound:
     return outbound
 
 
-async def _call_backend(gw: Gateway, snap: Snapshot, dialect: Dialect, inbound: Inbound, outbound: Outbound,
-                        args: dict[str, Any], key: str) -> tuple[Any, dict[str, Any] | None]:
+async def _call_backend(gw: Gateway, snap: Snapshot, dialect: Dialect, plan: CallPlan,
+                        key: str) -> tuple[Any, dict[str, Any] | None]:
     backend = snap.backend_dialect
-    answer = await _send(gw, snap, outbound.method, outbound.args_down(args), key)
+    answer = await _send(gw, snap, plan.backend_method, plan.backend_args, key)
+    if plan.outbound is None:  # same dialect both sides: the server's answer, untouched
+        if answer.error is not None:
+            raise RpcError("backend_error", answer.error)
+        return answer.result, answer.extra
+    inbound, args = plan.inbound, plan.canonical_args
     if answer.error is not None:
         raise translated_error(answer.error, backend, dialect, inbound)
-    if backend is dialect:  # same dialect both sides: the server's answer, untouched
-        return answer.result, answer.extra
-    result = outbound.result_up(answer.result)
+    result = plan.outbound.result_up(answer.result)
     for fetch in inbound.fetches:
         if isinstance(result, dict) and fetch.into not in result:
             result[fetch.into] = await _fetch(gw, snap, fetch.method, {a: args.get(b) for a, b in fetch.args.items()}, key)

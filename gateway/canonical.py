@@ -14,6 +14,7 @@ class CanonicalMethod:
     required: tuple[str, ...]
     defaults: dict[str, Any]  # literal defaults (`optional` args have none)
     result: Any  # the result shape from canonical.yaml
+    same_as: str | None = None  # another canonical method that does the same (a deprecated alias)
 
     def missing_args(self, args: dict[str, Any]) -> list[str]:
         """Required arguments not present. Presence only: an explicit null passes, as on every server."""
@@ -30,5 +31,6 @@ def build_canonical(spec: dict[str, Any]) -> dict[str, CanonicalMethod]:
             required=tuple(a for a, s in args.items() if s["kind"] == "required"),
             defaults={a: s["default"] for a, s in args.items() if s["kind"] == "default"},
             result=m["result"],
+            same_as=m.get("same_as"),
         )
     return methods

@@ -29,7 +29,7 @@ from .mapping.engine import Mappings, compile_mappings
 from .mapping.loader import DIALECTS, MappingError, load_mappings
 from .mapping.schema import CanonicalSchema, DialectSchema
 
-BACKEND_DIALECTS = ("kallithea", "rhodecode")  # what `serve --backend-dialect` accepts
+BACKEND_DIALECTS = ("kallithea", "rhodecode", "rhodecode1")  # every dialect file describes a backend too
 DOCUMENTED_FILE = "documented.yaml"
 CONVERTERS_FILE = "gateway/mapping/converters.py"
 
@@ -242,8 +242,24 @@ def _lint_args(name: str, rules: dict, cname: str, cmethod: dict, problem) -> No
     for arg in rules["absent"]:
         if arg not in known:
             problem(f"{where}.absent", f"`{arg}` is no argument of `{cname}`")
-        elif known[arg]["kind"] == "required":
+        elif known[arg]["kind"] == "required" and arg not in rules["optional"]:
             problem(f"{where}.absent", f"`{arg}` is required by `{cname}`: the method can never be called; declare it `unsupported`")
+    for arg in rules["optional"]:
+        if arg not in known or known[arg]["kind"] != "required":
+            problem(f"{where}.optional", f"`{arg}` is no required argument of `{cname}`: nothing to make optional")
+    for arg in rules["required"]:
+        if arg not in known or known[arg]["kind"] == "required":
+            problem(f"{where}.required", f"`{arg}` is no optional argument of `{cname}`: nothing to make required")
+    for path, parts in rules["paths"].items():
+        key = f"{where}.paths.{path}"
+        if path not in known:
+            problem(key, f"`{path}` is no argument of `{cname}`")
+        if parts.get("current") is not None and parts["current"] not in known:
+            problem(f"{key}.current", f"`{parts['current']}` is no argument of `{cname}`")
+        for role in ("parent", "name"):
+            part = parts[role]
+            if part != path and part in known and part not in absent:
+                problem(f"{key}.{role}", f"`{part}` is itself an argument of `{cname}`: the two would collide")
     rename_down = {c: d for d, c in renames.items()}
     dialect_args = {rename_down.get(a, a) for a in known if a not in absent}
     for old, new in rules["aliases"].items():
@@ -442,14 +458,15 @@ def render_markdown(report: Report) -> str:
         "reason the caller gets) or `missing`. Methods a file has beyond the documented ones follow",
         "each table.",
         "",
-        "| dialect | documented | mapped | unsupported | missing | served by a kallithea backend | served by a rhodecode backend |",
-        "|---|---|---|---|---|---|---|",
+        "| dialect | documented | mapped | unsupported | missing | "
+        + " | ".join(f"served by a {b} backend" for b in BACKEND_DIALECTS) + " |",
+        "|---|---|---|---|---|" + "---|" * len(BACKEND_DIALECTS),
     ]
     for cov in report.coverage:
         served = [sum(1 for r in cov.rows if r.status == "mapped" and r.backends[b].method) for b in BACKEND_DIALECTS]
         lines.append(
             f"| {cov.name} | {len(cov.rows)} | {cov.count('mapped')} | {cov.count('unsupported')} | "
-            f"{cov.count('missing')} | {served[0]} | {served[1]} |"
+            f"{cov.count('missing')} | " + " | ".join(str(n) for n in served) + " |"
         )
     lines.append(f"\nCanonical API (`mappings/canonical.yaml`): {report.canonical_methods} methods.\n")
     for cov in report.coverage:
@@ -463,7 +480,8 @@ def render_markdown(report: Report) -> str:
 
 
 def _md_table(rows: list[Row]) -> list[str]:
-    out = ["| method | status | canonical | kallithea backend | rhodecode backend |", "|---|---|---|---|---|"]
+    out = ["| method | status | canonical | " + " | ".join(f"{b} backend" for b in BACKEND_DIALECTS) + " |",
+           "|---|---|---|" + "---|" * len(BACKEND_DIALECTS)]
     for row in rows:
         status = f"unsupported: {row.reason}" if row.status == "unsupported" else row.status
         canonical = f"`{row.canonical}`" if row.canonical else ""
@@ -478,7 +496,7 @@ def _md_table(rows: list[Row]) -> list[str]:
                 cells.append(f"`{cell.method}`")
             else:
                 cells.append(f"unsupported: {cell.reason}")
-        out.append(f"| `{row.method}` | {_md(status)} | {canonical} | {_md(cells[0])} | {_md(cells[1])} |")
+        out.append(f"| `{row.method}` | {_md(status)} | {canonical} | " + " | ".join(_md(c) for c in cells) + " |")
     return out
 
 

@@ -24,15 +24,11 @@ class DialectDetector:
         owners: dict[str, set[str]] = {}
         arg_owners: dict[tuple[str, str], set[str]] = {}
         for name, dialect in mappings.dialects.items():
-            spec = mappings.spec.dialects[name]["methods"]
             for method, inbound in dialect.inbound.items():
                 if inbound.unsupported:
                     continue
                 owners.setdefault(method, set()).add(name)
-                rules = spec[method] if "alias_of" not in spec[method] else spec[spec[method]["alias_of"]]
-                canonical_args = mappings.canonical[inbound.canonical].args
-                names = {inbound.arg_names.get(a, a) for a in canonical_args if a not in rules["absent"]}
-                for arg in names | set(rules["aliases"]):
+                for arg in inbound.accepted_args:
                     arg_owners.setdefault((method, arg), set()).add(name)
         self.by_method = {m: next(iter(d)) for m, d in owners.items() if len(d) == 1}
         self.by_arg = {k: next(iter(d)) for k, d in arg_owners.items() if len(d) == 1}

@@ -83,11 +83,24 @@ def read_call(payload: dict[str, Any], dialect: Dialect) -> Call:
     return Call(request_id, key, method, args if isinstance(args, dict) else {})
 
 
+_USUAL_ORDER = ("id", "result", "error")
+EMPTY_STRING = b'""'
+
+
 def render(dialect: Dialect, request_id: Any, result: Any = None, error: Any = None,
            extra: dict[str, Any] | None = None) -> bytes:
-    body = {"id": request_id, "result": result, "error": error}
-    if extra:  # keys a same-dialect backend added, e.g. 4.x DEPRECATION_WARNING
-        body.update(extra)
-    if dialect.envelope.layout == "pretty":
+    env = dialect.envelope
+    if error is None and not request_id and env.falsy_id_success == "empty_string":
+        return EMPTY_STRING  # RhodeCode 4.x builds the envelope only for a truthy id
+    if env.key_order == _USUAL_ORDER and not extra:
+        body = {"id": request_id, "result": result, "error": error}
+    else:  # the server's own key order; keys a same-dialect backend added (4.x DEPRECATION_WARNING) follow `error`
+        values = {"id": request_id, "result": result, "error": error}
+        body = {}
+        for key in env.key_order:
+            body[key] = values[key]
+            if key == "error" and extra:
+                body.update(extra)
+    if env.layout == "pretty":
         return jsoncodec.dumps_pretty(body)
     return jsoncodec.dumps_compact(body)

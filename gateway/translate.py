@@ -69,20 +69,24 @@ def translate_request(
         key_field = next(f for f in caller.envelope.key_fields if payload.get(f))
         ex.add("key", ex.file(caller.name), "envelope.key_fields", f"key read from `{key_field}`")
         out["method"] = call.method
-        _explain_caller_method(ex, mappings, caller.name, call.method)
-        inbound = _app.find_inbound(caller, call.method)
-        _explain_args_up(ex, mappings, caller, call.method, call.args)
-        canonical_args = inbound.to_canonical(call.args)
-        out["canonical"] = {"method": inbound.canonical, "args": canonical_args}
-        entry = _explain_backend_method(ex, mappings, backend, inbound.canonical)
-        outbound = _app.find_outbound(target, inbound)
-        _explain_args_down(ex, mappings, backend, entry, inbound.canonical, canonical_args)
-        backend_args = outbound.args_down(copy.deepcopy(canonical_args))
-        send_key_as = target.envelope.send_key_as
-        out["backend_call"] = {"id": BACKEND_CALL_ID, send_key_as: REDACTED, "method": outbound.method, "args": backend_args}
-        ex.add("key", ex.file(backend), "envelope.send_key_as", f"key sent to the backend as `{send_key_as}`")
         if target is caller:
-            ex.add("same_dialect", ex.file(backend), "dialect", f"caller and backend both speak {backend}: the answer will reach the caller untouched")
+            _explain_same_dialect(ex, mappings, caller, call.method)
+        else:
+            _explain_caller_method(ex, mappings, caller.name, call.method)
+            if call.method in caller.inbound and not caller.inbound[call.method].unsupported:
+                _explain_args_up(ex, mappings, caller, call.method, call.args)
+            inbound = _app.find_inbound(caller, call.method)  # the canonical call, also when the backend refuses it
+            out["canonical"] = {"method": inbound.canonical, "args": inbound.to_canonical(copy.deepcopy(call.args))}
+            entry = _explain_backend_method(ex, mappings, backend, inbound.canonical)
+        plan = _app.plan_call(caller, target, call.method, copy.deepcopy(call.args))
+        if plan.canonical_method is not None:
+            out["canonical"] = {"method": plan.canonical_method, "args": plan.canonical_args}
+        if plan.outbound is not None:
+            _explain_args_down(ex, mappings, backend, entry, plan.canonical_method, plan.canonical_args)
+        send_key_as = target.envelope.send_key_as
+        out["backend_call"] = {"id": BACKEND_CALL_ID, send_key_as: REDACTED, "method": plan.backend_method,
+                               "args": plan.backend_args}
+        ex.add("key", ex.file(backend), "envelope.send_key_as", f"key sent to the backend as `{send_key_as}`")
         out["ok"] = True
     except RpcError as exc:
         out["error"] = _caller_error(ex, caller, exc, request_id)
@@ -119,6 +123,19 @@ def translate_response(
     try:
         if dialect == "auto":
             caller = _detect(ex, out, mappings, fallback, {"method": method})
+        if target is caller:
+            _explain_same_dialect(ex, mappings, caller, method)
+            plan = _app.plan_call(caller, target, method, {})  # refuses as the gateway would
+            result, error, kind = _parse_answer(body)
+            ex.add("answer", "-", "-", "input read as a JSON-RPC response" if kind == "response" else "input read as a bare result")
+            if error is not None:
+                _explain_backend_error(ex, caller, target, error)
+                raise RpcError("backend_error", error)  # untouched, even a 4.x {field: message} object
+            known = plan.inbound is not None and plan.canonical_method in target.outbound
+            out["canonical_result"] = target.outbound[plan.canonical_method].result_up(copy.deepcopy(result)) if known else None
+            out["result"] = result
+            out["ok"] = True
+            return out
         _explain_caller_method(ex, mappings, caller.name, method)
         inbound = _app.find_inbound(caller, method)
         entry = _explain_backend_method(ex, mappings, backend, inbound.canonical)
@@ -129,12 +146,6 @@ def translate_response(
             _explain_backend_error(ex, caller, target, error)
             raise _app.translated_error(error, target, caller, inbound)
         canonical = outbound.result_up(copy.deepcopy(result))
-        if target is caller:
-            ex.add("same_dialect", ex.file(backend), "dialect", f"caller and backend both speak {backend}: the answer reaches the caller untouched")
-            out["canonical_result"] = canonical
-            out["result"] = result
-            out["ok"] = True
-            return out
         _explain_result(ex, mappings, backend, entry, inbound.canonical, result, "up")
         for i, fetch in enumerate(inbound.fetches):
             if isinstance(canonical, dict) and fetch.into not in canonical:
@@ -211,7 +222,8 @@ def _caller_error(ex: "_Explain", dialect: Dialect, exc: RpcError, request_id: A
         text = dialect.errors.render(exc.code, _app.with_similar(exc, dialect))
         template = exc.code if exc.code in dialect.errors.templates else "internal_error"
         ex.add("error", ex.file(dialect.name), f"errors.{template}", f"refused ({exc.code}{', ' + note if note else ''})")
-    text = _KEY_IN_TEXT.sub(lambda m: m.group(1) + REDACTED, text)  # parse errors quote the body back
+    if isinstance(text, str):  # parse errors quote the body back
+        text = _KEY_IN_TEXT.sub(lambda m: m.group(1) + REDACTED, text)
     raw = envelope.render(dialect, request_id if exc.echo_id else None, error=text)
     return {"code": exc.code, "text": text, "body": json.loads(raw), "raw": raw.decode("utf-8")}
 
@@ -253,6 +265,18 @@ def _short(value: Any, limit: int = 60) -> str:
 def _primary(mappings: Mappings, dialect: str, method: str) -> str:
     rules = mappings.spec.dialects[dialect]["methods"][method]
     return rules.get("alias_of", method)
+
+
+def _explain_same_dialect(ex: _Explain, mappings: Mappings, dialect: Dialect, method: str) -> None:
+    file = ex.file(dialect.name)
+    if method not in dialect.inbound and dialect.envelope.unknown_methods == "forward":
+        ex.add("same_dialect", file, "envelope.unknown_methods",
+               f"`{method}` is not in this file; caller and backend both speak {dialect.name}: forwarded as sent, the server answers")
+        return
+    _explain_caller_method(ex, mappings, dialect.name, method)
+    if method in dialect.inbound and not dialect.inbound[method].unsupported:
+        ex.add("same_dialect", file, "dialect", f"caller and backend both speak {dialect.name}: every argument reaches the "
+               "server as sent (older spellings renamed), and the answer reaches the caller untouched")
 
 
 def _explain_caller_method(ex: _Explain, mappings: Mappings, dialect: str, method: str) -> None:
@@ -359,6 +383,10 @@ def _explain_args_down(ex: _Explain, mappings: Mappings, backend: str, entry: st
             if arg in cmethod.defaults and value == cmethod.defaults[arg]:
                 ex.add("absent", file, f"{where}.absent",
                        f"`{arg}` left out: {backend} has no such argument and {_short(value)} is the canonical default")
+                continue
+            if arg in rules["always"] and value == rules["always"][arg]:
+                ex.add("always", file, f"{where}.always.{arg}",
+                       f"`{arg}` left out: {backend} has no such argument and always behaves as {_short(value)}")
                 continue
             ex.add("absent", file, f"{where}.absent", f"`{arg}` = {_short(value)} refused: {backend} has no such argument")
             return

@@ -154,3 +154,23 @@ class _KallitheaRepoGroupMsg:
         if isinstance(value, str) and value.startswith("Created new repo group `"):
             return "c" + value[1:]
         return value
+
+
+@converter("lifetime_minutes", "Kallithea / RhodeCode 1.x gist lifetime: any value read as minutes (`\"60\"` -> 60, not a number -> -1) <-> the number")
+class _LifetimeMinutes:
+    @staticmethod
+    def up(value: Any) -> Any:
+        # their servers read the lifetime with safe_int(value, -1); RC4 validates an integer, so a string
+        # (what kallithea-gist and rhodecode-gist send) is turned into the number those servers used
+        if isinstance(value, bool):
+            return -1
+        if isinstance(value, int):
+            return value
+        try:
+            return int(str(value).strip())
+        except ValueError:
+            return -1
+
+    @staticmethod
+    def down(value: Any) -> Any:
+        return value

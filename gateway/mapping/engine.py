@@ -41,7 +41,9 @@ class Inbound:
     name: str
     canonical: str
     unsupported: str | None
-    to_canonical: Callable[[dict[str, Any]], dict[str, Any]]  # raises RpcError
+    to_canonical: Callable[..., dict[str, Any]]  # (args, strict=True); strict raises RpcError
+    as_sent: Callable[[dict[str, Any]], dict[str, Any]]  # every argument, older spellings renamed (same dialect)
+    accepted_args: frozenset[str]  # every argument name this dialect's callers may use here
     arg_names: dict[str, str]  # canonical arg -> this dialect's name (for error texts)
     result_down: Transform
     fetches: tuple[Fetch, ...]
@@ -65,6 +67,9 @@ class Envelope:
     id_when_key_missing: str
     layout: str
     unknown_args: str
+    unknown_methods: str
+    key_order: tuple[str, ...]
+    falsy_id_success: str
     canonical_header: bool
 
 
@@ -143,6 +148,9 @@ def _compile_dialect(d: dict[str, Any], canonical: dict[str, CanonicalMethod], o
         id_when_key_missing=env["id_when_key_missing"],
         layout=env["layout"],
         unknown_args=env["unknown_args"],
+        unknown_methods=env["unknown_methods"],
+        key_order=tuple(env["key_order"]),
+        falsy_id_success=env["falsy_id_success"],
         canonical_header=env["canonical_header"],
     )
     objects = _ObjectCompiler(d["objects"], object_tree)
@@ -154,10 +162,11 @@ def _compile_dialect(d: dict[str, Any], canonical: dict[str, CanonicalMethod], o
         method = canonical[cname]
         unsupported = rules.get("unsupported")
         if unsupported:
-            down = up = identity
+            down = up = as_sent = identity
             result_down = result_up = identity
+            accepted = frozenset()
         else:
-            up, down = _compile_args(name, rules, method, envelope.unknown_args)
+            up, down, as_sent, accepted = _compile_args(name, rules, method, envelope.unknown_args)
             result_up, result_down = _compile_result(rules["result"], method.result, objects)
         fetches = tuple(Fetch(f["into"], f["method"], f["args"]) for f in rules["result"]["fetch"]) if not unsupported else ()
         inbound[name] = Inbound(
@@ -166,11 +175,21 @@ def _compile_dialect(d: dict[str, Any], canonical: dict[str, CanonicalMethod], o
             canonical=cname,
             unsupported=unsupported,
             to_canonical=up,
+            as_sent=as_sent,
+            accepted_args=accepted,
             arg_names={c: dn for dn, c in rules["args"].items()},
             result_down=result_down,
             fetches=fetches,
         )
         outbound.setdefault(cname, Outbound(name, unsupported, down, result_up))
+    for cname, reason in d["cannot_serve"].items():  # refused when this dialect is the backend
+        outbound[cname] = Outbound(cname, reason, identity, identity)
+    for cname, method in canonical.items():  # a method and its deprecated alias: one backend method serves both
+        twin = method.same_as
+        if twin is not None:
+            for a, b in ((cname, twin), (twin, cname)):
+                if (a not in outbound or outbound[a].unsupported) and b in outbound and not outbound[b].unsupported:
+                    outbound[a] = outbound[b]
     for name in list(inbound):  # fetched fields come down as their own method's result
         entry = inbound[name]
         if entry.fetches:
@@ -202,25 +221,38 @@ def _with_fetched_fields(entry: Inbound, inbound: dict[str, Inbound], rename: di
 
 
 def _compile_args(name: str, rules: dict, method: CanonicalMethod, unknown_policy: str):
-    """(to_canonical, args_down) for one method's arguments."""
+    """(to_canonical, args_down, as_sent, accepted names) for one method's arguments."""
     rename_up = dict(rules["args"])  # dialect -> canonical
     rename_down = {c: dn for dn, c in rename_up.items()}
     aliases = dict(rules["aliases"])  # old spelling -> dialect name
     absent = frozenset(rules["absent"])
+    always = dict(rules["always"])
+    paths = tuple(PathRule(c, **spec) for c, spec in rules["paths"].items())
     # every name this dialect accepts, to its canonical name; a canonical name that this dialect
-    # renames is not among them (a Kallithea caller's `revision` is unknown: Kallithea says `raw_id`)
-    accepted = {rename_down.get(a, a): a for a in method.args if a not in absent}
+    # renames is not among them (a Kallithea caller's `revision` is unknown: Kallithea says `raw_id`),
+    # nor one it only gives in two parts (Kallithea's update_repo has `name` + `group`, no `repo_name`)
+    split_only = {p.canonical for p in paths if not p.inbound_only and p.name != p.canonical}
+    accepted = {rename_down.get(a, a): a for a in method.args if a not in absent and a not in split_only}
+    accepted_names = frozenset(accepted) | frozenset(aliases) | {n for p in paths for n in (p.parent, p.name)}
     values = {a: CONVERTERS[c] for a, c in rules["values"].items()}
     conv_up = {a: c.up for a, c in values.items()}
     conv_down = {a: c.down for a, c in values.items()}
     arg_name = {c: rename_down.get(c, c) for c in method.args}
+    # which arguments this dialect's callers must give: canonical's, as this dialect's server had them
+    required = tuple(a for a in method.args if (a in method.required and a not in rules["optional"])
+                     or a in rules["required"])
     reject = unknown_policy == "reject"
     cmethod = method.name
 
-    def to_canonical(args: dict[str, Any]) -> dict[str, Any]:
+    def to_canonical(args: dict[str, Any], strict: bool = True) -> dict[str, Any]:
+        """The canonical arguments; `strict=False` only reads them (no required or unknown check)."""
         out: dict[str, Any] = {}
         unknown = []
+        parts = [(p, p.take(args)) for p in paths if p.applies(args)]
+        consumed = {k for _, given in parts for k in given}
         for given, value in args.items():
+            if given in consumed:
+                continue
             dialect_arg = aliases.get(given, given)
             canonical_arg = accepted.get(dialect_arg)
             if canonical_arg is None:
@@ -230,7 +262,14 @@ def _compile_args(name: str, rules: dict, method: CanonicalMethod, unknown_polic
                 continue  # the current spelling wins over an older alias
             convert = conv_up.get(dialect_arg)
             out[canonical_arg] = convert(value) if convert else value
-        missing = method.missing_args(out)
+        for rule, given in parts:
+            if rule.canonical not in out:  # the full path given as such wins over its parts
+                path = rule.join(given, out, cmethod, arg_name)
+                if path is not None:
+                    out[rule.canonical] = path
+        if not strict:
+            return out
+        missing = [a for a in required if a not in out]
         if missing:  # checked before unknown arguments, as Kallithea does
             # Kallithea on Python 3 names the last missing argument; we do the same everywhere.
             raise RpcError("missing_arg", arg=arg_name[missing[-1]])
@@ -239,6 +278,7 @@ def _compile_args(name: str, rules: dict, method: CanonicalMethod, unknown_polic
         return out
 
     defaults = tuple(rules["defaults"].items())  # this server requires what other dialects may omit
+    splits = {p.canonical: p for p in paths if not p.inbound_only}
 
     def args_down(args: dict[str, Any]) -> dict[str, Any]:
         out: dict[str, Any] = {}
@@ -246,7 +286,12 @@ def _compile_args(name: str, rules: dict, method: CanonicalMethod, unknown_polic
             if canonical_arg in absent:
                 if canonical_arg in method.defaults and value == method.defaults[canonical_arg]:
                     continue  # the backend would use the same value anyway
+                if canonical_arg in always and value == always[canonical_arg]:
+                    continue  # what this server always does
                 raise RpcError("unsupported_arg", arg=canonical_arg, method=cmethod)
+            if canonical_arg in splits:
+                out.update(splits[canonical_arg].split(value))
+                continue
             dialect_arg = rename_down.get(canonical_arg, canonical_arg)
             convert = conv_down.get(dialect_arg)
             out[dialect_arg] = convert(value) if convert else value
@@ -255,7 +300,81 @@ def _compile_args(name: str, rules: dict, method: CanonicalMethod, unknown_polic
                 out[dialect_arg] = value
         return out
 
-    return to_canonical, args_down
+    joins = tuple(p for p in paths if p.inbound_only)
+
+    def as_sent(args: dict[str, Any]) -> dict[str, Any]:
+        """What a server of this very dialect gets: everything the caller sent, older spellings renamed."""
+        if aliases and any(a in aliases for a in args):
+            renamed = {aliases.get(a, a): v for a, v in args.items() if a not in aliases}
+            for given, value in args.items():
+                if given in aliases:
+                    renamed.setdefault(aliases[given], value)  # the current spelling wins over an older alias
+            args = renamed
+        for rule in joins:  # an older two-part spelling of a path this server takes whole
+            if rule.applies(args) and rule.canonical not in args:
+                given = rule.take(args)
+                try:
+                    path = rule.join(given, {**args, **to_canonical(args, strict=False)}, cmethod, arg_name)
+                except RpcError:
+                    continue  # cannot be joined here (an id instead of a path): the server decides
+                if path is not None:
+                    args = {k: v for k, v in args.items() if k not in given}
+                    args[rule.canonical] = path
+        return args
+
+    return to_canonical, args_down, as_sent, accepted_names
+
+
+MISSING = object()
+
+
+@dataclass(frozen=True, slots=True)
+class PathRule:
+    """A canonical path argument ("a/b/c") that a dialect gives as a parent ("a/b") and a name ("c")."""
+
+    canonical: str
+    parent: str
+    name: str
+    current: str | None = None  # canonical argument naming the object changed: its path fills a missing part
+    inbound_only: bool = False
+    only_with_parent: bool = False
+
+    def applies(self, args: dict[str, Any]) -> bool:
+        return self.parent in args or (not self.only_with_parent and self.name in args)
+
+    def take(self, args: dict[str, Any]) -> dict[str, Any]:
+        return {k: args[k] for k in (self.parent, self.name) if k in args}
+
+    def join(self, given: dict[str, Any], canonical_args: dict[str, Any], method: str,
+             arg_name: dict[str, str]) -> str | None:
+        """The full path, or None when the call gives neither part (null is omitted, as in Kallithea)."""
+        parent = given.get(self.parent, MISSING)
+        name = given.get(self.name, MISSING)
+        parent = MISSING if parent is None else parent
+        name = MISSING if name is None else name
+        if parent is MISSING and name is MISSING:
+            return None
+        if parent is MISSING or name is MISSING:  # the object keeps that part of its path
+            if self.current is None:  # a new object: no parent means the top level
+                cur_parent, cur_name = "", MISSING
+            else:
+                current = canonical_args.get(self.current)
+                if not isinstance(current, str):  # an id: its path is unknown here
+                    raise RpcError("path_needs_name", arg=arg_name.get(self.current, self.current), method=method)
+                cur_parent, _, cur_name = current.rpartition("/")
+            parent = cur_parent if parent is MISSING else parent
+            name = cur_name if name is MISSING else name
+        if name is MISSING:
+            return None
+        if not isinstance(parent, str) or not isinstance(name, str):
+            raise RpcError("path_needs_name", arg=self.parent if not isinstance(parent, str) else self.name, method=method)
+        return f"{parent.rstrip('/')}/{name}" if parent else name
+
+    def split(self, value: Any) -> dict[str, Any]:
+        if not isinstance(value, str):
+            return {self.name: value}
+        parent, _, name = value.rpartition("/")
+        return {self.parent: parent, self.name: name} if parent else {self.name: name}
 
 
 def _compile_result(rules: dict, shape: Any, objects: "_ObjectCompiler") -> tuple[Transform, Transform]:
@@ -315,6 +434,7 @@ class _ObjectCompiler:
                 child_fns[field_name] = fn
         rename_up = dict(rules.get("rename", {}))
         drop = frozenset(rules.get("drop", ()))
+        keep = frozenset(rules["keep"]) if rules.get("keep") is not None else None
         fill = dict(rules.get("fill", {}))
         conv = {f: getattr(CONVERTERS[c], direction) for f, c in rules.get("values", {}).items()}
         enum = rules.get("enum", {})
@@ -326,10 +446,11 @@ class _ObjectCompiler:
             if not (child_fns or rename_up or conv or enums):  # `drop` and `fill` apply going down only
                 return identity
             return _object_up(rename_up, child_fns, conv, enums)
-        if not (child_fns or rename_up or drop or fill or conv or enums):
+        if not (child_fns or rename_up or drop or fill or conv or enums or keep is not None):
             return identity
         rename_down = {c: dn for dn, c in rename_up.items()}
-        return _object_down(rename_down, drop, fill, child_fns, conv, enums)
+        down = _object_down(rename_down, drop, fill, child_fns, conv, enums)
+        return down if keep is None else _keeping(keep, down)
 
 
 # An object's rules are compiled into one plan: {field: what happens to it}. A field that
@@ -367,6 +488,20 @@ def _object_up(rename: dict, children: dict, conv: dict, enums: dict) -> Transfo
         return out
 
     return up
+
+
+def _keeping(keep: frozenset, down: Transform) -> Transform:
+    """`keep:` this dialect's fields only (after the other rules)."""
+
+    def keeping(value: Any) -> Any:
+        value = down(value)
+        if isinstance(value, list):
+            return [{k: v for k, v in item.items() if k in keep} if isinstance(item, dict) else item for item in value]
+        if isinstance(value, dict):
+            return {k: v for k, v in value.items() if k in keep}
+        return value
+
+    return keeping
 
 
 def _object_down(rename: dict, drop: frozenset, fill: dict, children: dict, conv: dict, enums: dict) -> Transform:

@@ -111,3 +111,9 @@ def _check_dialect(path: Path, spec: dict[str, Any], canonical: dict[str, Any]) 
     for obj in spec["objects"]:
         if obj not in objects:
             raise MappingError(path, f"objects.{obj}", "no such object type in canonical.yaml")
+    served = {r.get("canonical", n): n for n, r in spec["methods"].items() if "alias_of" not in r}
+    for cname in spec["cannot_serve"]:
+        if cname not in methods:
+            raise MappingError(path, f"cannot_serve.{cname}", "not a method of canonical.yaml")
+        if cname in served:
+            raise MappingError(path, f"cannot_serve.{cname}", f"`methods.{served[cname]}` serves it")

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from marshmallow import RAISE, Schema, ValidationError, fields, validate, validates_schema
+from marshmallow import RAISE, Schema, ValidationError, fields, post_load, validate, validates_schema
 
 CONVERTER_NAMES: set[str] = set()  # filled by converters.py at import time
 
@@ -55,6 +55,9 @@ class CanonicalMethodSchema(_Strict):
     about = fields.String()
     args = fields.Dict(keys=fields.String(), values=ArgSpecField(), load_default=dict)
     result = ShapeField(load_default=None, allow_none=True)
+    # another canonical method doing the same with the same arguments (4.22's deprecated aliases):
+    # a backend that maps only one of the two serves both with it
+    same_as = fields.String()
 
 
 class CanonicalSchema(_Strict):
@@ -77,6 +80,12 @@ class CanonicalSchema(_Strict):
             for path, kind in _shape_leaves(method.get("result")):
                 if kind not in known:
                     raise ValidationError(f"unknown object type `{kind}`", f"methods.{name}.result{path}")
+            target = data["methods"].get(method.get("same_as", name))
+            if target is None:
+                raise ValidationError(f"`{method['same_as']}` is no method of this file", f"methods.{name}.same_as")
+            if target["args"] != method["args"] or target.get("result") != method.get("result"):
+                raise ValidationError(f"`{method['same_as']}` takes other arguments or answers another shape",
+                                      f"methods.{name}.same_as")
 
 
 def _shape_leaves(shape: Any, path: str = ""):
@@ -107,6 +116,7 @@ class ObjectRulesSchema(_Strict):
 
     rename = _renames()  # {dialect field: canonical field}
     drop = fields.List(fields.String(), load_default=list)  # canonical fields this dialect lacks
+    keep = fields.List(fields.String(), load_default=None)  # this dialect's fields: any other is dropped going down
     fill = fields.Dict(keys=fields.String(), load_default=dict)  # dialect fields added when missing
     values = fields.Dict(keys=fields.String(), values=ConverterName(), load_default=dict)
     enum = fields.Dict(  # {dialect field: {dialect value: canonical value}}
@@ -127,6 +137,18 @@ class ResultRulesSchema(ObjectRulesSchema):
     fetch = fields.List(fields.Nested(FetchSchema), load_default=list)
 
 
+class PathSchema(_Strict):
+    """One canonical path argument ("parent/child") that this dialect gives in two parts."""
+
+    parent = fields.String(required=True)  # this dialect's argument holding the parent's path
+    name = fields.String(required=True)  # this dialect's argument holding the last part
+    # canonical argument naming the object being changed: its path supplies a part the call leaves out
+    current = fields.String()
+    inbound_only = fields.Boolean(load_default=False)  # accepted from callers; this dialect's server takes the path
+    # read as two parts only when the call gives `parent`; else the name argument already holds the path
+    only_with_parent = fields.Boolean(load_default=False)
+
+
 class MethodSchema(_Strict):
     about = fields.String()
     canonical = fields.String()  # canonical method name (default: the same name)
@@ -135,6 +157,12 @@ class MethodSchema(_Strict):
     args = _renames()  # {dialect arg: canonical arg}
     aliases = _renames()  # inbound only: {older spelling: dialect arg}
     absent = fields.List(fields.String(), load_default=list)  # canonical args this dialect lacks
+    # canonical args this dialect lacks because its server always behaves as VALUE ({arg: VALUE}):
+    # asking for that value is served, any other is refused. Listed in `absent` too once loaded.
+    always = fields.Dict(keys=fields.String(), load_default=dict)
+    optional = fields.List(fields.String(), load_default=list)  # canonical required args this dialect's callers may omit
+    required = fields.List(fields.String(), load_default=list)  # canonical optional args this dialect's server required
+    paths = fields.Dict(keys=fields.String(), values=fields.Nested(PathSchema), load_default=dict)  # {canonical arg: parts}
     values = fields.Dict(keys=fields.String(), values=ConverterName(), load_default=dict)
     defaults = fields.Dict(keys=fields.String(), load_default=dict)  # sent to this backend when omitted
     result = fields.Nested(ResultRulesSchema, load_default=lambda: ResultRulesSchema().load({}))
@@ -145,6 +173,14 @@ class MethodSchema(_Strict):
             raise ValidationError("`alias_of` stands alone: the alias takes every rule of its target")
         if "unsupported" in original and set(original) - {"unsupported", "canonical", "about"}:
             raise ValidationError("an `unsupported` method takes no other rules")
+        both = set(data.get("absent", ())) & set(data.get("always", {}))
+        if both:
+            raise ValidationError(f"`{sorted(both)[0]}` is in `absent` and `always`: `always` alone says it", "always")
+
+    @post_load
+    def _always_is_absent(self, data: dict, **kwargs: Any) -> dict:
+        data["absent"] = [*data.get("absent", ()), *data.get("always", {})]
+        return data
 
 
 class EnvelopeSchema(_Strict):
@@ -154,7 +190,21 @@ class EnvelopeSchema(_Strict):
     id_when_key_missing = fields.String(validate=validate.OneOf(["null", "echo"]), load_default="echo")
     layout = fields.String(validate=validate.OneOf(["compact", "pretty"]), load_default="compact")
     unknown_args = fields.String(validate=validate.OneOf(["reject", "drop"]), load_default="drop")
+    # a method this file does not list, when the backend speaks this dialect too: refuse it here, or
+    # forward it as sent and let the server answer (it alone knows every method it has)
+    unknown_methods = fields.String(validate=validate.OneOf(["refuse", "forward"]), load_default="refuse")
+    key_order = fields.List(  # the order of the answer's top-level keys, as this dialect's server writes them
+        fields.String(validate=validate.OneOf(["id", "result", "error"])),
+        validate=lambda v: sorted(v) == ["error", "id", "result"] or _fail("must name id, result and error once each"),
+        load_default=lambda: ["id", "result", "error"],
+    )
+    # a successful answer to a falsy id (0, "", null, false): the usual envelope, or the bare JSON string ""
+    falsy_id_success = fields.String(validate=validate.OneOf(["envelope", "empty_string"]), load_default="envelope")
     canonical_header = fields.Boolean(load_default=False)  # answer with X-Rcgate-Canonical-Method
+
+
+def _fail(message: str) -> bool:
+    raise ValidationError(message)
 
 
 ERROR_IDS = {
@@ -173,6 +223,7 @@ ERROR_IDS = {
     "unknown_args": "arguments the method does not take ({args})",
     "unsupported": "the method cannot be served ({method}, {reason})",
     "unsupported_arg": "an argument the backend cannot take ({arg})",
+    "path_needs_name": "a path argument given by id where the backend takes a path ({arg}, {method})",
     "backend_unavailable": "the backend could not be reached or answered garbage ({reason})",
     "internal_error": "an unexpected failure",
 }
@@ -185,6 +236,9 @@ class DialectSchema(_Strict):
     errors = fields.Dict(keys=fields.String(), values=fields.String(), required=True)
     methods = fields.Dict(keys=fields.String(), values=fields.Nested(MethodSchema), required=True)
     objects = fields.Dict(keys=fields.String(), values=fields.Nested(ObjectRulesSchema), load_default=dict)
+    # canonical methods this dialect's server cannot serve as a backend: {canonical method: reason};
+    # its callers never had them (to them they do not exist, unlike a method declared `unsupported`)
+    cannot_serve = fields.Dict(keys=fields.String(), values=fields.String(), load_default=dict)
 
     @validates_schema
     def _protocol_errors_present(self, data: dict, **kwargs: Any) -> None:

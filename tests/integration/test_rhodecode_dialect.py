@@ -16,7 +16,7 @@ async def test_answers_are_pretty_printed_like_rhodecode_4(rpc):
     body = f'{{"id": 1, "auth_token": "{rpc.kallithea.admin_key}", "method": "get_user", "args": {{}}}}'.encode()
     response = await rpc.client.post("/_admin/api", data=body)
     text = await response.text()
-    assert text.startswith('{\n    "id": 1,\n    "result": {\n')
+    assert text.startswith('{\n    "error": null,\n    "id": 1,\n    "result": {\n')  # 4.x's key order, indent 4
 
 
 async def test_user_group_has_users_not_members(rpc):

@@ -24,7 +24,7 @@ from gateway import envelope
 from gateway.errors import RpcError
 
 from . import ledger
-from .conftest import DIALECTS, MAPPINGS, PATHS
+from .conftest import DIALECTS, MAPPINGS, PATHS, id_came_back, same_json
 
 MAX_BODY = 256 * 1024  # the `served` fixture's limits.max_body_bytes
 MAX_DEPTH = 64  # the default limits.max_json_depth
@@ -80,17 +80,6 @@ def still_serving(served) -> None:
     body = json.dumps({"id": "alive", "api_key": KEY, "method": "get_user", "args": {}}).encode()
     answer, _ = served.post("/kallithea/_admin/api", body)
     assert answer["error"] is None and answer["id"] == "alive", answer
-
-
-def same_json(a: Any, b: Any) -> bool:
-    """Equal as JSON values, types included (1 and 1.0 and True differ)."""
-    if type(a) is not type(b):
-        return False
-    if isinstance(a, dict):
-        return a.keys() == b.keys() and all(same_json(a[k], b[k]) for k in a)
-    if isinstance(a, list):
-        return len(a) == len(b) and all(same_json(x, y) for x, y in zip(a, b))
-    return a == b
 
 
 # --------------------------------------------------------------------------- any bytes at all
@@ -169,7 +158,7 @@ def test_wrong_types_for_every_field(served, path, obj, ascii_only):
     body = to_bytes(obj, ascii_only)
     answer = post_and_check_key_rule(served, path, body, obj)
     if answer["error"] is None:  # it reached the backend: the id comes back as sent
-        assert same_json(answer["id"], obj.get("id")), (answer["id"], obj.get("id"))
+        assert id_came_back(answer, obj.get("id")), (answer["id"], obj.get("id"))
 
 
 @fuzz(1500)
@@ -202,7 +191,7 @@ def test_duplicate_keys_last_one_wins(served, path, obj, data):
     effective = dict(pairs)  # what both parsers make of it: the last occurrence of a key wins
     answer = post_and_check_key_rule(served, path, body, effective)
     if answer["error"] is None:
-        assert same_json(answer["id"], effective.get("id"))
+        assert id_came_back(answer, effective.get("id"))
 
 
 # --------------------------------------------------------------------------- deep nesting
@@ -324,7 +313,7 @@ def test_huge_and_odd_numbers(served, path, token, where):
         assert answer["_code"] == "parse_error", (token[:50], answer)
         return
     if answer["error"] is None and where == "id":
-        assert same_json(answer["id"], expected), (token[:50], answer["id"])
+        assert id_came_back(answer, expected), (token[:50], answer["id"])
 
 
 def _strict_number(token: str) -> Any:

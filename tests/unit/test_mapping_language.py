@@ -1,0 +1,161 @@
+"""The rules of the mapping language, each shown on the real mapping files through `plan_call` and
+the compiled result transforms (the gateway's own functions, no server)."""
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from gateway import envelope
+from gateway.app import plan_call
+from gateway.errors import RpcError
+from gateway.mapping.engine import compile_mappings
+from gateway.mapping.loader import MappingError, load_mappings
+
+MAPPINGS = Path(__file__).resolve().parents[2] / "mappings"
+
+
+@pytest.fixture(scope="module")
+def d():
+    return compile_mappings(load_mappings(MAPPINGS)).dialects
+
+
+def refused(fn, *args) -> RpcError:
+    with pytest.raises(RpcError) as info:
+        fn(*args)
+    return info.value
+
+
+# ------------------------------------------------------------------ same dialect on both sides
+
+
+def test_same_dialect_keeps_every_argument_the_caller_sent(d):
+    args = {"username": "u", "email": "u@example.com", "description": "kept", "not_in_any_file": 1}
+    plan = plan_call(d["rhodecode"], d["rhodecode"], "create_user", args)
+    assert plan.backend_method == "create_user" and plan.backend_args == args  # the server decides
+    assert plan.outbound is None
+
+
+def test_same_dialect_renames_older_spellings_only(d):
+    plan = plan_call(d["rhodecode1"], d["rhodecode1"], "pull", {"repo_name": "r"})
+    assert plan.backend_args == {"repoid": "r"}  # `repo_name` is 1.3's spelling of `repoid`
+
+
+def test_a_modern_method_no_file_lists_is_forwarded_only_to_a_modern_backend(d):
+    plan = plan_call(d["rhodecode"], d["rhodecode"], "get_method", {"pattern": "*"})
+    assert (plan.backend_method, plan.backend_args, plan.canonical_method) == ("get_method", {"pattern": "*"}, None)
+    assert refused(plan_call, d["rhodecode"], d["kallithea"], "get_method", {}).code == "unknown_method"
+    assert refused(plan_call, d["kallithea"], d["kallithea"], "get_method", {}).code == "unknown_method"
+
+
+def test_other_dialects_drop_nothing_silently(d):
+    plan = plan_call(d["rhodecode"], d["kallithea"], "get_repos", {})
+    assert plan.backend_args == {}
+    error = refused(plan_call, d["rhodecode"], d["kallithea"], "get_repos", {"root": "infra"})
+    assert (error.code, error.params["arg"]) == ("unsupported_arg", "root")  # never "every repository"
+
+
+# ------------------------------------------------------------------ optional / required / always
+
+
+def test_optional_lets_a_dialects_callers_omit_a_canonical_required_argument(d):
+    plan = plan_call(d["kallithea"], d["rhodecode"], "create_repo", {"repo_name": "r"})
+    assert plan.backend_args == {"repo_name": "r", "repo_type": "hg"}  # rhodecode.yaml `defaults`
+    error = refused(plan_call, d["rhodecode"], d["kallithea"], "create_repo", {"repo_name": "r"})
+    assert (error.code, error.params["arg"]) == ("missing_arg", "repo_type")  # 4.22 requires it
+
+
+def test_always_serves_the_value_the_server_always_has_and_refuses_any_other(d):
+    plan = plan_call(d["rhodecode"], d["kallithea"], "update_repo", {"repoid": "r", "enable_locking": False})
+    assert plan.backend_args == {"repoid": "r"}
+    error = refused(plan_call, d["rhodecode"], d["kallithea"], "update_repo", {"repoid": "r", "enable_locking": True})
+    assert (error.code, error.params["arg"]) == ("unsupported_arg", "enable_locking")
+
+
+def test_always_is_an_unknown_argument_from_that_dialects_callers(d):
+    error = refused(plan_call, d["kallithea"], d["rhodecode"], "update_repo", {"repoid": "r", "enable_locking": False})
+    assert error.code == "unknown_args"  # Kallithea 0.7 refuses arguments it does not take
+
+
+def test_always_and_absent_together_is_refused_at_load(tmp_path):
+    import shutil
+
+    import yaml
+
+    target = tmp_path / "m"
+    shutil.copytree(MAPPINGS, target)
+    path = target / "kallithea.yaml"
+    data = yaml.safe_load(path.read_text())
+    data["methods"]["update_repo"]["absent"].append("enable_locking")
+    path.write_text(yaml.safe_dump(data, sort_keys=False))
+    with pytest.raises(MappingError) as info:
+        load_mappings(target)
+    assert "methods.update_repo" in str(info.value) and "always" in str(info.value)
+
+
+# ------------------------------------------------------------------ paths
+
+
+def test_a_full_path_goes_to_kallithea_in_two_parts(d):
+    plan = plan_call(d["rhodecode"], d["kallithea"], "create_repo_group", {"group_name": "infra/tools"})
+    assert plan.backend_args == {"parent": "infra", "group_name": "tools"}
+    top = plan_call(d["rhodecode"], d["kallithea"], "create_repo_group", {"group_name": "infra"})
+    assert top.backend_args == {"group_name": "infra"}
+
+
+def test_two_parts_from_a_kallithea_caller_become_one_path(d):
+    plan = plan_call(d["kallithea"], d["rhodecode"], "create_repo_group", {"group_name": "tools", "parent": "infra"})
+    assert plan.canonical_args == {"group_name": "infra/tools"} and plan.backend_args == {"group_name": "infra/tools"}
+
+
+def test_a_part_left_out_is_taken_from_the_object_being_changed(d):
+    moved = plan_call(d["kallithea"], d["rhodecode"], "update_repo", {"repoid": "old/repo", "group": "new"})
+    assert moved.backend_args == {"repoid": "old/repo", "repo_name": "new/repo"}
+    renamed = plan_call(d["kallithea"], d["rhodecode"], "update_repo", {"repoid": "old/repo", "name": "other"})
+    assert renamed.backend_args == {"repoid": "old/repo", "repo_name": "old/other"}
+
+
+def test_a_part_given_by_id_where_a_path_is_needed_is_refused(d):
+    error = refused(plan_call, d["kallithea"], d["rhodecode"], "update_repo", {"repoid": 7, "group": "new"})
+    assert (error.code, error.params["arg"]) == ("path_needs_name", "repoid")
+
+
+def test_a_modern_40_callers_two_parts_reach_a_modern_server_as_one_path(d):
+    plan = plan_call(d["rhodecode"], d["rhodecode"], "update_repo", {"repoid": "r", "name": "s", "group": "g"})
+    assert plan.backend_args == {"repoid": "r", "repo_name": "g/s"}  # 4.22 dropped `name` and `group`
+
+
+# ------------------------------------------------------------------ results: keep, same_as, cannot_serve
+
+
+def test_keep_reduces_modern_node_items_to_the_callers_fields(d):
+    items = [{"binary": False, "name": "README", "extension": "", "md5": "x", "type": "file", "size": 3}]
+    assert d["kallithea"].inbound["get_repo_nodes"].result_down(items) == [{"name": "README", "type": "file"}]
+
+
+def test_permissions_come_down_as_members_for_legacy_callers(d):
+    repo = {"repo_name": "r", "permissions": [{"origin": "owner", "type": "user", "name": "a",
+                                               "permission": "repository.admin"}]}
+    down = d["kallithea"].inbound["get_repo"].result_down(repo)
+    assert down == {"repo_name": "r", "members": [{"type": "user", "name": "a", "permission": "repository.admin"}]}
+
+
+def test_same_as_serves_a_deprecated_name_with_its_twin(d):
+    assert d["rhodecode1"].outbound["get_user_locks"].method == "get_locks"  # 1.7 has only get_locks
+
+
+def test_cannot_serve_refuses_with_the_reason(d):
+    error = refused(plan_call, d["rhodecode"], d["rhodecode1"], "get_repo_refs", {"repoid": "r"})
+    assert error.code == "unsupported" and "does not list branches and tags" in error.params["reason"]
+
+
+# ------------------------------------------------------------------ envelope: key order, falsy ids
+
+
+def test_modern_answers_in_the_servers_key_order_and_bare_for_a_falsy_id(d):
+    modern = d["rhodecode"]
+    assert envelope.render(modern, 0, result={"a": 1}) == b'""'
+    assert envelope.render(modern, 0, error="boom").startswith(b'{\n    "error": "boom",\n    "id": 0,')
+    assert envelope.render(modern, 5, result=1, extra={"DEPRECATION_WARNING": "w"}) == (
+        b'{\n    "error": null,\n    "DEPRECATION_WARNING": "w",\n    "id": 5,\n    "result": 1\n}')
+    assert envelope.render(d["kallithea"], 0, result=1) == b'{"id":0,"result":1,"error":null}'
