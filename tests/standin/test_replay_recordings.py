@@ -23,7 +23,7 @@ import subprocess
 import sys
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, Callable
 
 import aiohttp
 import pytest
@@ -54,12 +54,22 @@ GENERATED = "generated"  # random/derived ids: the same recorded value must map 
 MASKED = "masked"  # text with a time or a duration in it: equal once those are masked
 
 
+def _random_id(value: Any, parents: list[Any]) -> bool:
+    return isinstance(value, str) and re.fullmatch(r"[A-Za-z0-9]{20}", value) is not None
+
+
+def _of_pull_request_made_in_the_run(value: Any, parents: list[Any]) -> bool:
+    pull_request = next((p for p in reversed(parents) if isinstance(p, dict) and "pull_request_id" in p), None)
+    return pull_request is not None and not _before_run(pull_request.get("created_on"))
+
+
 @dataclass(frozen=True)
 class Rule:
     pattern: str  # JSON path: `**.` any prefix, `*` any key, `[*]` any index
     kind: str
     reason: str
     method: str | None = None  # only in this method's answers
+    only_if: Callable[[Any, list[Any]], bool] | None = None  # (recorded value, recorded ancestors)
 
     def regex(self) -> re.Pattern[str]:
         text = re.escape(self.pattern).replace(r"\*\*\.", "(?:.*\\.)?").replace(r"\[\*\]", r"\[\d+\]")
@@ -79,9 +89,10 @@ EXCEPTIONS: tuple[Rule, ...] = (
     Rule("**.last_changeset.date", TIMESTAMP, "date of the merge commit the replay makes"),
     Rule("result.msg", MASKED, "names the time the repository was locked", "lock"),
     Rule("result.execution_time", MASKED, "measured search duration", "search"),
-    Rule("**.auth_tokens[*]", GENERATED, "random token of a user the replay creates"),
-    Rule("**.access_id", GENERATED, "random access id of a private gist created without one"),
-    Rule("**.merge.reference.commit_id", GENERATED, "commit id of a shadow merge or of a merge the replay makes"),
+    Rule("**.auth_tokens[*]", GENERATED, "random token of a user the replay creates (known tokens must be equal)"),
+    Rule("**.access_id", GENERATED, "random access id of a private gist created without one", only_if=_random_id),
+    Rule("**.merge.reference.commit_id", GENERATED, "commit id of the shadow merge or the merge of a pull request "
+         "the replay makes", only_if=_of_pull_request_made_in_the_run),
     Rule("result.merge_commit_id", GENERATED, "commit id of the merge the replay makes", "merge_pull_request"),
     Rule("result.merge_ref.commit_id", GENERATED, "commit id of the merge the replay makes", "merge_pull_request"),
 )
@@ -91,9 +102,10 @@ _RULES = [(rule, rule.regex()) for rule in EXCEPTIONS]
 XFAIL: dict[tuple[str, int], str] = {}
 
 
-def _rule(path: str, method: str) -> Rule | None:
+def _rule(path: str, method: str, expected: Any, parents: list[Any]) -> Rule | None:
     for rule, regex in _RULES:
-        if (rule.method is None or rule.method == method) and regex.match(path):
+        if (rule.method is None or rule.method == method) and regex.match(path) and (
+                rule.only_if is None or rule.only_if(expected, parents)):
             return rule
     return None
 
@@ -147,18 +159,22 @@ def _before_run(value: Any) -> bool:
     return False
 
 
-def compare(expected: Any, actual: Any, path: str, method: str, learned: Learned) -> str | None:
+def compare(expected: Any, actual: Any, path: str, method: str, learned: Learned,
+            parents: list[Any] | None = None) -> str | None:
     """The first difference between a recorded and an actual JSON value, or None."""
-    rule = _rule(path, method) if path else None
-    if rule is not None and expected is not None and not isinstance(expected, (dict, list)):
-        return _compare_generated(rule, expected, actual, path, learned)
+    parents = parents or []
+    if path and expected is not None and not isinstance(expected, (dict, list)):
+        rule = _rule(path, method, expected, parents)
+        if rule is not None:
+            return _compare_generated(rule, expected, actual, path, learned)
     if _kind(expected) != _kind(actual):
         return f"{path}: type {_kind(actual)} ({actual!r:.80}), recorded {_kind(expected)} ({expected!r:.80})"
     if isinstance(expected, dict):
         if list(expected) != list(actual):
             return f"{path}: keys {list(actual)}, recorded {list(expected)}"
         for key in expected:
-            problem = compare(expected[key], actual[key], f"{path}.{key}" if path else key, method, learned)
+            problem = compare(expected[key], actual[key], f"{path}.{key}" if path else key, method, learned,
+                              parents + [expected])
             if problem:
                 return problem
         return None
@@ -166,7 +182,7 @@ def compare(expected: Any, actual: Any, path: str, method: str, learned: Learned
         if len(expected) != len(actual):
             return f"{path}: {len(actual)} items, recorded {len(expected)}: {json.dumps(actual)[:300]}"
         for i, (e, a) in enumerate(zip(expected, actual)):
-            problem = compare(e, a, f"{path}[{i}]", method, learned)
+            problem = compare(e, a, f"{path}[{i}]", method, learned, parents + [expected])
             if problem:
                 return problem
         return None
@@ -225,7 +241,8 @@ class Replay:
         self.standin = standin
         self.session = session
         self.placeholders = dict(standin.server.placeholders)
-        self.learned = Learned()
+        # what the test knows (the stand-in's tokens, URL, paths) is never a generated value
+        self.learned = Learned({v: v for v in self.placeholders.values()})
         self.problems: dict[str, str | None] = {}
 
     def expected(self, value: Any) -> Any:
