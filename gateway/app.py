@@ -1,9 +1,14 @@
 """The gateway: one aiohttp application, one pipeline.
 
     body ─► envelope.decode ─► detect dialect ─► envelope.read_call
+         ─► routes.choose (canonical method, repository, caller, dialect) ─► backend
          ─► plan_call: inbound.to_canonical (rename, validate) ─► outbound.args_down
-         ─► backend.call ─► outbound.result_up ─► fetches ─► inbound.result_down
-         ─► envelope.render ─► HTTP 200          (audit.record: exactly once, always)
+         ─► credentials.key_for ─► backend.call ─► outbound.result_up ─► fetches
+         ─► inbound.result_down ─► envelope.render ─► HTTP 200
+                                  (audit.record: exactly once, always, naming the backend)
+
+A list of repositories (canonical.yaml `lists:`) that routes spread over several
+backends is asked of each of them and merged (listing.py).
 
 When the caller and the backend speak the same dialect nothing is translated: the
 server gets every argument the caller sent (older spellings renamed) and the caller
@@ -24,15 +29,17 @@ from typing import Any, Callable
 
 from aiohttp import web
 
-from . import envelope
+from . import envelope, listing
 from .audit import AuditLog, key_fingerprint
 from .backend import Backend, BackendUnavailable
 from .config import Config
+from .credentials import CredentialError, CredentialMap
 from .dialects import DialectDetector
 from .errors import RpcError
 from .mapping.engine import Dialect, Inbound, Mappings, Outbound, compile_mappings
 from .mapping.loader import load_mappings
 from .metrics import Metrics
+from .routing import NumericRepoId, Route, Router
 
 log = logging.getLogger("rcgate")
 ENDPOINTS = {"/_admin/api": None, **{f"/{d}/_admin/api": d for d in ("rhodecode1", "kallithea", "rhodecode")}}
@@ -41,17 +48,24 @@ GATEWAY = web.AppKey("gateway", "Gateway")
 
 
 @dataclass(frozen=True)
+class Target:
+    """One backend: its name, its dialect, its pooled client and its credential map."""
+
+    name: str
+    dialect: Dialect
+    client: Backend
+    credentials: CredentialMap
+
+
+@dataclass(frozen=True)
 class Snapshot:
-    """Config, compiled mappings and backend client: swapped whole on reload."""
+    """Config, compiled mappings, routes and backend clients: swapped whole on reload."""
 
     config: Config
     mappings: Mappings
     detector: DialectDetector
-    backend: Backend
-
-    @property
-    def backend_dialect(self) -> Dialect:
-        return self.mappings.dialects[self.config.backend_dialect]
+    targets: dict[str, Target]
+    router: Router
 
     def dialect_for(self, forced: str | None) -> Dialect:
         """The dialect before the body is read: forced by the path, configured, or auto's fallback."""
@@ -61,12 +75,24 @@ class Snapshot:
     def detects(self, forced: str | None) -> bool:
         return forced is None and self.config.inbound_dialect == "auto"
 
+    @property
+    def clients(self) -> list[Backend]:
+        return [t.client for t in self.targets.values()]
+
 
 def build_snapshot(config: Config) -> Snapshot:
-    mappings = compile_mappings(load_mappings(config.mappings))  # a bad file raises MappingError here
-    backend = Backend(config.backend_url, mappings.dialects[config.backend_dialect], config.backend_timeout,
-                      config.backend_max_connections)
-    return Snapshot(config, mappings, DialectDetector(mappings, config.fallback_dialect), backend)
+    """Everything compiled and opened; a bad mapping, config or credential map raises here."""
+    mappings = compile_mappings(load_mappings(config.mappings))
+    targets = {}
+    for b in config.backend_list():
+        dialect = mappings.dialects[b.dialect]
+        try:
+            credentials = CredentialMap.load(b.credentials, b.unmapped)
+        except CredentialError as exc:
+            raise CredentialError(f"backends.{b.name}.credentials: {exc}") from None
+        targets[b.name] = Target(b.name, dialect, Backend(b.url, dialect, b.timeout, b.max_connections), credentials)
+    router = Router(config.route_list(), config.callers, mappings.canonical, config.numeric_repo_ids)
+    return Snapshot(config, mappings, DialectDetector(mappings, config.fallback_dialect), targets, router)
 
 
 class Gateway:
@@ -82,31 +108,33 @@ class Gateway:
         self.retired: list[Backend] = []  # clients of replaced snapshots, closed once their calls are done
 
     async def reload(self) -> bool:
-        """Re-read config and mappings; swap only if all of it is valid. True when swapped."""
+        """Re-read config, mappings and credential maps; swap only if all of it is valid. True when swapped."""
         old = self.current
         try:
             config = self.reload_config() if self.reload_config else old.config
             new = build_snapshot(config)
-        except Exception as exc:  # ConfigError, MappingError, or anything else: keep serving
+        except Exception as exc:  # ConfigError, MappingError, CredentialError, anything: keep serving
             log.error("reload refused, still serving the previous configuration: %s", exc)
             self.metrics.reloads.labels("refused").inc()
             return False
-        await new.backend.start()
+        for client in new.clients:
+            await client.start()
         self.current = new
         self.metrics.reloads.labels("ok").inc()
-        log.info("reloaded configuration and mappings")
-        self.retired.append(old.backend)
-        asyncio.get_running_loop().call_later(old.config.backend_timeout + 5, self._close_retired, old.backend)
+        log.info("reloaded configuration, mappings and credential maps")
+        self.retired.extend(old.clients)
+        asyncio.get_running_loop().call_later(old.config.longest_timeout + 5, self._close_retired, old.clients)
         return True
 
-    def _close_retired(self, backend: Backend) -> None:
-        if backend in self.retired:  # after in-flight calls on the old set had time to finish
-            self.retired.remove(backend)
-            asyncio.ensure_future(backend.close())
+    def _close_retired(self, clients: list[Backend]) -> None:
+        for client in clients:
+            if client in self.retired:  # after in-flight calls on the old set had time to finish
+                self.retired.remove(client)
+                asyncio.ensure_future(client.close())
 
     async def close(self) -> None:
-        for backend in [self.current.backend, *self.retired]:
-            await backend.close()
+        for client in [*self.current.clients, *self.retired]:
+            await client.close()
         self.retired.clear()
         await self.audit.close()
 
@@ -126,7 +154,8 @@ def create_app(config: Config, reload_config: Callable[[], Config] | None = None
 
 
 async def _start(app: web.Application) -> None:
-    await app[GATEWAY].current.backend.start()
+    for client in app[GATEWAY].current.clients:
+        await client.start()
     await app[GATEWAY].audit.start()
 
 
@@ -154,14 +183,23 @@ async def serve_call(request: web.Request, forced_dialect: str | None) -> web.Re
         if snap.detects(forced_dialect):
             dialect = snap.mappings.dialects[snap.detector.detect(payload)]
         request_id = payload.get("id")
-        event["key"] = key_fingerprint(_first_key(payload, dialect))
+        event["key"] = fingerprint = key_fingerprint(_first_key(payload, dialect))
         call = envelope.read_call(payload, dialect)
         event["method"] = call.method
-        plan = plan_call(dialect, snap.backend_dialect, call.method, call.args)
+        route = choose_route(snap, dialect, call.method, call.args, fingerprint)
+        target = snap.targets[route.backend]
+        event["backend"] = target.name
+        plan = plan_call(dialect, target.dialect, call.method, call.args)
         event["canonical_method"] = canonical_method = plan.canonical_method
         event["args"] = plan.canonical_args
         event["backend_method"] = plan.backend_method
-        result, extra = await _call_backend(gw, snap, dialect, plan, call.key)
+        listed = snap.mappings.canonical[canonical_method].lists if canonical_method else None
+        owners = snap.router.candidates(dialect.name, canonical_method, fingerprint) if listed and not snap.router.trivial else ()
+        if len(owners) > 1:  # repositories on several instances: every one asked, each entry from its owner
+            event["backend"] = ",".join(owners)
+            result, extra = await _list_across(gw, snap, dialect, call, fingerprint, owners, listed[1]), None
+        else:
+            result, extra = await _call_backend(gw, snap, target, dialect, plan, call.key)
         body = envelope.render(dialect, call.id, result=result, extra=extra)
         event["outcome"] = "ok"
     except RpcError as exc:
@@ -176,11 +214,25 @@ async def serve_call(request: web.Request, forced_dialect: str | None) -> web.Re
     event["dialect"] = dialect.name
     event["duration_ms"] = round(elapsed * 1000, 3)
     await gw.audit.record(**event)
-    gw.metrics.observe_call(dialect.name, canonical_method or "-", event["outcome"], elapsed)
+    gw.metrics.observe_call(dialect.name, canonical_method or "-", event["outcome"], elapsed, event.get("backend", "-"))
     headers = dict(_NO_CACHE)
     if canonical_method and dialect.envelope.canonical_header:  # a migration hint; the body stays as it is
         headers[CANONICAL_HEADER] = canonical_method
     return web.Response(body=body, content_type="application/json", headers=headers)
+
+
+def choose_route(snap: Snapshot, dialect: Dialect, method: str, args: dict[str, Any], fingerprint: str | None) -> Route:
+    """The backend for this call, from the routes (the canonical call is read only if a rule needs it)."""
+    if snap.router.trivial:
+        return snap.router.choose(dialect.name, None, method, fingerprint, dict)
+    inbound = dialect.inbound.get(method)
+    if inbound is not None and inbound.unsupported:
+        inbound = None
+    try:
+        return snap.router.choose(dialect.name, inbound.canonical if inbound else None, method, fingerprint,
+                                  lambda: inbound.to_canonical(args, strict=False))
+    except NumericRepoId as exc:
+        raise RpcError("repo_by_id", arg=inbound.arg_names.get(exc.arg, exc.arg), value=exc.value) from None
 
 
 _NO_CACHE = {"Cache-Control": "no-cache", "Pragma": "no-cache"}
@@ -243,10 +295,10 @@ def find_outbound(backend: Dialect, inbound: Inbound) -> Outbound:
     return outbound
 
 
-async def _call_backend(gw: Gateway, snap: Snapshot, dialect: Dialect, plan: CallPlan,
+async def _call_backend(gw: Gateway, snap: Snapshot, target: Target, dialect: Dialect, plan: CallPlan,
                         key: str) -> tuple[Any, dict[str, Any] | None]:
-    backend = snap.backend_dialect
-    answer = await _send(gw, snap, plan.backend_method, plan.backend_args, key)
+    backend = target.dialect
+    answer = await _send(gw, target, plan.backend_method, plan.backend_args, key)
     if plan.outbound is None:  # same dialect both sides: the server's answer, untouched
         if answer.error is not None:
             raise RpcError("backend_error", answer.error)
@@ -257,31 +309,62 @@ async def _call_backend(gw: Gateway, snap: Snapshot, dialect: Dialect, plan: Cal
     result = plan.outbound.result_up(answer.result)
     for fetch in inbound.fetches:
         if isinstance(result, dict) and fetch.into not in result:
-            result[fetch.into] = await _fetch(gw, snap, fetch.method, {a: args.get(b) for a, b in fetch.args.items()}, key)
+            result[fetch.into] = await _fetch(gw, target, fetch.method, {a: args.get(b) for a, b in fetch.args.items()}, key)
     return inbound.result_down(result), None
 
 
-async def _send(gw: Gateway, snap: Snapshot, method: str, args: dict[str, Any], key: str):
+async def _send(gw: Gateway, target: Target, method: str, args: dict[str, Any], key: str):
+    sent_key = target.credentials.key_for(key)
+    if sent_key is None:  # `unmapped: refuse`: this backend gets no key the map does not name
+        raise RpcError("invalid_key")
     started = time.perf_counter()
     try:
-        return await snap.backend.call(method, args, key)
+        return await target.client.call(method, args, sent_key)
     except BackendUnavailable as exc:
-        gw.metrics.backend_errors.inc()
+        gw.metrics.backend_error(target.name)
         raise RpcError("backend_unavailable", reason=str(exc)) from None
     finally:
-        gw.metrics.backend_latency.observe(time.perf_counter() - started)
+        gw.metrics.observe_backend(target.name, time.perf_counter() - started)
 
 
-async def _fetch(gw: Gateway, snap: Snapshot, method: str, args: dict[str, Any], key: str) -> Any:
+async def _fetch(gw: Gateway, target: Target, method: str, args: dict[str, Any], key: str) -> Any:
     """A follow-up read a dialect declared (`fetch:`); its failure leaves the field null."""
-    outbound = snap.backend_dialect.outbound.get(method)
+    outbound = target.dialect.outbound.get(method)
     if outbound is None or outbound.unsupported:
         return None
     try:
-        answer = await _send(gw, snap, outbound.method, outbound.args_down(args), key)
+        answer = await _send(gw, target, outbound.method, outbound.args_down(args), key)
     except RpcError:
         return None
     return None if answer.error is not None else outbound.result_up(answer.result)
+
+
+async def _list_across(gw: Gateway, snap: Snapshot, dialect: Dialect, call: envelope.Call, fingerprint: str | None,
+                       owners: tuple[str, ...], field: str) -> Any:
+    """One listing answered by several backends, each entry from the backend the routes send it to."""
+    cmethod = None
+
+    async def ask(name: str) -> listing.Part:
+        nonlocal cmethod
+        target = snap.targets[name]
+        plan = plan_call(dialect, target.dialect, call.method, call.args)
+        cmethod = plan.canonical_method
+        answer = await _send(gw, target, plan.backend_method, plan.backend_args, call.key)
+        if answer.error is not None:
+            if plan.outbound is None:
+                raise RpcError("backend_error", answer.error)
+            raise translated_error(answer.error, target.dialect, dialect, plan.inbound)
+        if plan.outbound is None:  # the caller's own dialect: read up only to know each entry's name
+            raw = listing.expect_list(answer.result, name)
+            return listing.Part(name, target.dialect.outbound[plan.canonical_method].result_up(raw), raw)
+        return listing.Part(name, listing.expect_list(plan.outbound.result_up(answer.result), name), None)
+
+    parts = await listing.gather_parts(owners, ask)
+    owner = lambda entry: snap.router.choose_for_name(dialect.name, cmethod, fingerprint, entry)  # noqa: E731
+    canonical, raw = listing.merge(parts, field, owner)
+    if raw is not None:
+        return raw
+    return dialect.inbound[call.method].result_down(canonical)
 
 
 def translated_error(error: Any, backend: Dialect, dialect: Dialect, inbound: Inbound) -> RpcError:
@@ -338,6 +421,16 @@ async def _healthz(request: web.Request) -> web.Response:
 
 
 async def _readyz(request: web.Request) -> web.Response:
-    """Ready when the backend answers its API endpoint at all (any JSON-RPC answer will do)."""
-    ready, reason = await request.app[GATEWAY].current.backend.probe()
-    return web.json_response({"ready": ready, "backend": reason}, status=200 if ready else 503)
+    """Per backend: does it answer its API endpoint at all (any JSON-RPC answer will do)?
+
+    Ready (200) while at least one backend answers: calls routed to a backend that is
+    down fail on their own, the others are served. 503 when none answers.
+    """
+    targets = request.app[GATEWAY].current.targets
+    probes = await asyncio.gather(*(t.client.probe() for t in targets.values()))
+    backends = {name: {"ready": ok, "state": reason} for name, (ok, reason) in zip(targets, probes)}
+    ready = any(ok for ok, _ in probes)
+    body: dict[str, Any] = {"ready": ready, "backends": backends}
+    if len(targets) == 1:
+        body["backend"] = probes[0][1]  # the one backend's state, as before several backends existed
+    return web.json_response(body, status=200 if ready else 503)

@@ -52,9 +52,12 @@ class Backend:
         """Send one call in the backend's dialect. Never retried: the call may be a write."""
         assert self._client is not None, "Backend.start() was not awaited"
         call_id = next(self._ids)
-        body = {"id": call_id, self.dialect.envelope.send_key_as: key, "method": method, "args": args}
+        body = jsoncodec.dumps_compact({"id": call_id, self.dialect.envelope.send_key_as: key, "method": method,
+                                        "args": args})
+        if self.dialect.envelope.url_decodes_body:  # the server unquotes the body first: keep `+` and `%` as sent
+            body = body.replace(b"%", b"%25").replace(b"+", b"%2B")
         try:
-            status, raw = await self._client.post(jsoncodec.dumps_compact(body), self.timeout)
+            status, raw = await self._client.post(body, self.timeout)
         except TimeoutError:
             raise self._fault(f"no answer within {self.timeout:g} s", method) from None
         except HttpFault as exc:

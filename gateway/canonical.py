@@ -15,6 +15,9 @@ class CanonicalMethod:
     defaults: dict[str, Any]  # literal defaults (`optional` args have none)
     result: Any  # the result shape from canonical.yaml
     same_as: str | None = None  # another canonical method that does the same (a deprecated alias)
+    kind: str = "write"  # read | write
+    subject: tuple[str, str] | None = None  # ("repo" | "repo_group", argument naming it): what routes match
+    lists: tuple[str, str] | None = None  # ("repo" | "repo_group", field naming each entry of the answer)
 
     def missing_args(self, args: dict[str, Any]) -> list[str]:
         """Required arguments not present. Presence only: an explicit null passes, as on every server."""
@@ -32,5 +35,8 @@ def build_canonical(spec: dict[str, Any]) -> dict[str, CanonicalMethod]:
             defaults={a: s["default"] for a, s in args.items() if s["kind"] == "default"},
             result=m["result"],
             same_as=m.get("same_as"),
+            kind=m["kind"],
+            subject=next(((k, m[k]) for k in ("repo", "repo_group") if k in m), None),
+            lists=next(iter(m["lists"].items())) if m.get("lists") else None,
         )
     return methods

@@ -1,4 +1,4 @@
-"""Command line: `rcgate serve | check | translate`."""
+"""Command line: `rcgate serve | check | translate | audit | credentials`."""
 from __future__ import annotations
 
 import argparse
@@ -67,7 +67,8 @@ def build_parser() -> argparse.ArgumentParser:
     serve.add_argument("--config", default="config.yaml", type=Path, help="config file (default: %(default)s)")
     serve.add_argument("--listen", metavar="HOST:PORT", help="address to listen on, e.g. 127.0.0.1:8080")
     serve.add_argument("--backend-url", metavar="URL", help="the backend's base URL; its API is at URL/_admin/api")
-    serve.add_argument("--backend-dialect", choices=["kallithea", "rhodecode"], help="what the backend speaks")
+    serve.add_argument("--backend-dialect", choices=list(DIALECTS),
+                       help="what the one backend speaks (with `backends:` in the config, each says it there)")
     serve.add_argument(
         "--inbound-dialect",
         choices=["auto", *DIALECTS],
@@ -89,7 +90,10 @@ def build_parser() -> argparse.ArgumentParser:
         description=CHECK_DESCRIPTION,
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
-    check.add_argument("--mappings", default="mappings", type=Path, metavar="DIR", help="mapping directory (default: %(default)s)")
+    check.add_argument("--mappings", type=Path, metavar="DIR", help="mapping directory (default: mappings, or the "
+                       "config's)")
+    check.add_argument("--config", type=Path, metavar="FILE",
+                       help="also check this config's routes and credential maps against the mappings")
     check.add_argument(
         "--markdown",
         action="store_true",
@@ -112,7 +116,12 @@ def build_parser() -> argparse.ArgumentParser:
         help="the caller's dialect (auto: detect it as /_admin/api does, falling back to kallithea)",
     )
     translate.add_argument(
-        "--backend", required=True, choices=["kallithea", "rhodecode"], help="the dialect the backend speaks"
+        "--backend", choices=list(DIALECTS), help="the dialect the backend speaks (or --config: its routes decide)"
+    )
+    translate.add_argument(
+        "--config", type=Path, metavar="FILE",
+        help="a config file: its routes choose the backend (and its dialect), and --explain shows which rule matched "
+             "and why; its mappings directory is used unless --mappings is given",
     )
     translate.add_argument("--explain", action="store_true", help="list every rule applied and the file and key declaring it")
     translate.add_argument(
@@ -120,10 +129,54 @@ def build_parser() -> argparse.ArgumentParser:
         help="the input is the backend's answer (a JSON-RPC response or a bare result) to --method",
     )
     translate.add_argument("--method", metavar="NAME", help="with --response: the method the caller called, as the caller names it")
-    translate.add_argument("--mappings", default="mappings", type=Path, metavar="DIR", help="mapping directory (default: %(default)s)")
+    translate.add_argument("--mappings", type=Path, metavar="DIR", help="mapping directory (default: mappings)")
     translate.set_defaults(run=_translate)
     _add_audit_parser(sub)
+    _add_credentials_parser(sub)
     return parser
+
+
+CREDENTIALS_DESCRIPTION = """\
+Manage a backend's credential map (the file named by `backends.NAME.credentials`):
+for a caller's key, the key rcgate sends to that backend instead. The map holds
+the SHA-256 of each caller key, never the key itself.
+
+`add` reads two lines from standard input: the caller's key (as the scripts send
+it) and the key to send instead (or env:NAME, read from the environment when
+rcgate starts). On a terminal it asks for both without echoing them. Keys are
+never read from the command line, where other users could see them.
+
+The file is written readable by its owner only (rcgate refuses any other mode).
+Send SIGHUP to a running rcgate to use the new map.
+
+example:
+  printf '%s\n%s\n' "$OLD_KEY" "$NEW_KEY" | rcgate credentials add --file credentials/new.yaml"""
+
+
+def _add_credentials_parser(sub: "argparse._SubParsersAction[argparse.ArgumentParser]") -> None:
+    creds = sub.add_parser("credentials", help="manage the credential map of a backend",
+                           description=CREDENTIALS_DESCRIPTION, formatter_class=argparse.RawDescriptionHelpFormatter)
+    creds_sub = creds.add_subparsers(dest="credentials_command", metavar="COMMAND", required=True)
+    add = creds_sub.add_parser("add", help="map a caller's key to the key this backend accepts (keys from stdin)",
+                               description=CREDENTIALS_DESCRIPTION, formatter_class=argparse.RawDescriptionHelpFormatter)
+    add.add_argument("--file", type=Path, required=True, metavar="PATH", help="the credential map (created if missing)")
+    add.set_defaults(run=_credentials_add)
+
+
+def _credentials_add(args: argparse.Namespace) -> int:
+    from .credentials import CredentialError, add_entry, read_two_keys, stdin_is_terminal
+
+    try:
+        old, new = read_two_keys(sys.stdin, interactive=stdin_is_terminal())
+        replaced = add_entry(args.file, old, new)
+    except CredentialError as exc:
+        print(f"rcgate credentials: {exc}", file=sys.stderr)
+        return 2
+    except OSError as exc:
+        print(f"rcgate credentials: {args.file}: {exc.strerror}", file=sys.stderr)
+        return 2
+    print(f"{args.file}: {'replaced the entry' if replaced else 'added an entry'} for that caller key")
+    return 0
 
 
 def _add_audit_parser(sub: "argparse._SubParsersAction[argparse.ArgumentParser]") -> None:
@@ -222,9 +275,24 @@ def _serve(args: argparse.Namespace) -> int:
 
 
 def _check(args: argparse.Namespace) -> int:
-    from .check import check_mappings, render_markdown, render_problems, render_text
+    from .check import Problem, check_mappings, render_markdown, render_problems, render_text
 
-    report = check_mappings(args.mappings)
+    config = None
+    if args.config is not None:
+        try:
+            config = load_config(args.config)
+        except ConfigError as exc:
+            print(f"rcgate check: {exc}", file=sys.stderr)
+            return 1
+    report = check_mappings(args.mappings or (config.mappings if config else Path("mappings")))
+    if config is not None and report.ok:
+        from .check_routes import check_routes
+        from .mapping.engine import compile_mappings
+        from .mapping.loader import load_mappings
+
+        report.problems.extend(check_routes(config, compile_mappings(load_mappings(report.directory))))
+    elif config is not None:
+        report.problems.append(Problem(str(args.config), "routes", "not checked: the mappings have problems"))
     if report.coverage:
         print(render_markdown(report) if args.markdown else render_text(report), end="" if args.markdown else "\n")
     for line in render_problems(report):
@@ -240,9 +308,19 @@ def _translate(args: argparse.Namespace) -> int:
     if args.response and not args.method:
         print("rcgate translate: --response needs --method NAME (the caller's method)", file=sys.stderr)
         return 2
+    if (args.backend is None) == (args.config is None):
+        print("rcgate translate: give --backend DIALECT or --config FILE (whose routes choose the backend)",
+              file=sys.stderr)
+        return 2
+    if args.config is not None and args.response:
+        print("rcgate translate: --response takes --backend DIALECT (the backend that answered)", file=sys.stderr)
+        return 2
+    config = None
     try:
-        mappings = translate.load(args.mappings)
-    except MappingError as exc:
+        if args.config is not None:
+            config = load_config(args.config)
+        mappings = translate.load(args.mappings or (config.mappings if config else Path("mappings")))
+    except (ConfigError, MappingError) as exc:
         print(f"rcgate translate: {exc}", file=sys.stderr)
         return 2
     try:
@@ -255,7 +333,13 @@ def _translate(args: argparse.Namespace) -> int:
             body, method=args.method, dialect=args.from_dialect, backend=args.backend, mappings=mappings
         )
         sys.stdout.write(translate.format_response(result, explain=args.explain))
-    else:
-        result = translate.translate_request(body, dialect=args.from_dialect, backend=args.backend, mappings=mappings)
-        sys.stdout.write(translate.format_request(result, explain=args.explain))
+        return 0 if result["ok"] else 1
+    routed = None
+    if config is not None:
+        routed = translate.route_request(body, dialect=args.from_dialect, config=config, mappings=mappings)
+    result = translate.translate_request(body, dialect=args.from_dialect, mappings=mappings,
+                                         backend=routed["dialect"] if routed else args.backend)
+    if routed is not None:
+        translate.explain_route(result, routed, str(args.config))
+    sys.stdout.write(translate.format_request(result, explain=args.explain))
     return 0 if result["ok"] else 1

@@ -170,6 +170,7 @@ class _Connection(asyncio.Protocol):
         self._parser_started_again = False
         self._headers_done = False
         self._framed = False  # Content-Length or chunked: the parser knows where the body ends
+        self._head_chunks: list[bytes] = []  # this answer's bytes until its head is parsed (see _dedupe_length)
 
     # -- one exchange --------------------------------------------------------------
     def exchange(self, request: bytes) -> asyncio.Future:
@@ -178,6 +179,7 @@ class _Connection(asyncio.Protocol):
             raise HttpFault(CLOSED_EARLY, "connection already closed")
         self._waiter = asyncio.get_running_loop().create_future()
         self._body = []
+        self._head_chunks = []
         self._got_bytes = self._headers_done = self._framed = False
         self.transport.write(request)
         return self._waiter
@@ -202,12 +204,15 @@ class _Connection(asyncio.Protocol):
             self.close()
             return
         self._got_bytes = True
+        if not self._headers_done:
+            self._head_chunks.append(data)
         try:
             self._parser.feed_data(data)
         except httptools.HttpParserUpgrade:
             self._fail(NOT_HTTP, "unexpected protocol upgrade")
         except httptools.HttpParserError as exc:
-            self._fail(NOT_HTTP, f"{type(exc).__name__}: {exc}")
+            if not self._dedupe_length(exc):
+                self._fail(NOT_HTTP, f"{type(exc).__name__}: {exc}")
         if self._waiter is None and self._parser_started_again:  # more bytes after the answer
             self.close()
 
@@ -238,6 +243,7 @@ class _Connection(asyncio.Protocol):
 
     def on_headers_complete(self) -> None:
         self._headers_done = True
+        self._head_chunks = []
 
     def on_body(self, body: bytes) -> None:
         self._body.append(body)
@@ -247,6 +253,32 @@ class _Connection(asyncio.Protocol):
         self._finish(keep_alive=self._parser.should_keep_alive())
 
     # -----------------------------------------------------------------------------
+    def _dedupe_length(self, exc: Exception) -> bool:
+        """RhodeCode 1.7 (waitress) sends its Content-Length twice. RFC 9112 6.3 lets a recipient take
+        identical values as one: parse the answer again from its first byte with one of them."""
+        if "Content-Length" not in str(exc) or not self._head_chunks:
+            return False
+        raw = b"".join(self._head_chunks)
+        head, sep, rest = raw.partition(b"\r\n\r\n")
+        lines = head.split(b"\r\n")
+        lengths = {ln.split(b":", 1)[1].strip() for ln in lines if ln.lower().startswith(b"content-length:")}
+        if not sep or len(lengths) != 1:
+            return False  # different lengths: the answer's end is unknown
+        seen, kept = False, []
+        for ln in lines:
+            if ln.lower().startswith(b"content-length:"):
+                if seen:
+                    continue
+                seen = True
+            kept.append(ln)
+        self._head_chunks = []
+        self._parser = httptools.HttpResponseParser(self)
+        try:
+            self._parser.feed_data(b"\r\n".join(kept) + sep + rest)
+        except httptools.HttpParserError:
+            return False
+        return True
+
     def _finish(self, keep_alive: bool) -> None:
         waiter, self._waiter = self._waiter, None
         if waiter is not None and not waiter.done():

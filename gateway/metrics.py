@@ -45,13 +45,14 @@ class Metrics:
 
     def __init__(self, queue_depth: Callable[[], float], dropped: Callable[[], float]) -> None:
         self.registry = CollectorRegistry()
-        self._calls: dict[tuple[str, str, str], list] = {}  # (dialect, method, outcome) -> [count, latency histogram]
+        # (dialect, method, outcome, backend) -> [count, latency histogram of the dialect]
+        self._calls: dict[tuple[str, str, str, str], list] = {}
         self._latency: dict[str, _Histogram] = {}  # by dialect
-        self.backend_latency = _Histogram()
+        self._backend_latency: dict[str, _Histogram] = {}  # by backend
         self.registry.register(self)  # collect() below exports the per-call series
         self.backend_errors = Counter(
             "rcgate_backend_errors", "Backend calls that failed at the transport level (unreachable, timeout, garbage)",
-            registry=self.registry,
+            ["backend"], registry=self.registry,
         )
         self.reloads = Counter("rcgate_reloads", "Configuration reloads, by result", ["result"], registry=self.registry)
         Gauge("rcgate_audit_queue_depth", "Audit records waiting to be written",
@@ -59,21 +60,31 @@ class Metrics:
         Gauge("rcgate_audit_dropped", "Audit records dropped because the queue was full (policy allowing)",
               registry=self.registry).set_function(dropped)
 
-    def observe_call(self, dialect: str, method: str, outcome: str, seconds: float) -> None:
-        """One answered call."""
-        entry = self._calls.get((dialect, method, outcome))
+    def observe_call(self, dialect: str, method: str, outcome: str, seconds: float, backend: str = "-") -> None:
+        """One answered call (`backend`: the one it was routed to, or "-" when refused before routing)."""
+        key = (dialect, method, outcome, backend)
+        entry = self._calls.get(key)
         if entry is None:
-            entry = self._calls[(dialect, method, outcome)] = [0, self._latency.setdefault(dialect, _Histogram())]
+            entry = self._calls[key] = [0, self._latency.setdefault(dialect, _Histogram())]
         entry[0] += 1
         entry[1].observe(seconds)
+
+    def observe_backend(self, backend: str, seconds: float) -> None:
+        histogram = self._backend_latency.get(backend)
+        if histogram is None:
+            histogram = self._backend_latency[backend] = _Histogram()
+        histogram.observe(seconds)
+
+    def backend_error(self, backend: str) -> None:
+        self.backend_errors.labels(backend).inc()
 
     def exposition(self) -> bytes:
         return generate_latest(self.registry)
 
     def collect(self) -> Iterator[Metric]:
         """The per-call series, at scrape time (the registry calls this)."""
-        calls = CounterMetricFamily("rcgate_calls", "Calls answered, by inbound dialect, canonical method and outcome",
-                                    labels=["dialect", "method", "outcome"])
+        calls = CounterMetricFamily("rcgate_calls", "Calls answered, by inbound dialect, canonical method, outcome "
+                                    "and backend", labels=["dialect", "method", "outcome", "backend"])
         for labels, (count, _) in sorted(self._calls.items()):
             calls.add_metric(list(labels), count)
         yield calls
@@ -82,6 +93,8 @@ class Metrics:
         for dialect, histogram in sorted(self._latency.items()):
             latency.add_metric([dialect], histogram.buckets(), histogram.sum)
         yield latency
-        backend = HistogramMetricFamily("rcgate_backend_duration_seconds", "Time waiting for the backend")
-        backend.add_metric([], self.backend_latency.buckets(), self.backend_latency.sum)
+        backend = HistogramMetricFamily("rcgate_backend_duration_seconds", "Time waiting for a backend, by backend",
+                                        labels=["backend"])
+        for name, histogram in sorted(self._backend_latency.items()):
+            backend.add_metric([name], histogram.buckets(), histogram.sum)
         yield backend

@@ -43,10 +43,12 @@ def _serve(config: Config, reload_config: Callable[[], Config] | None, reuse_por
     gc.freeze()  # the compiled mappings live for the whole run: keep them out of every collection
     app.on_startup.append(_reload_on_sighup)
     host, port = config.host_port
-    log.info(
-        "rcgate (pid %d) listening on http://%s:%d/_admin/api, backend %s (%s), audit %s",
-        os.getpid(), host, port, printable_url(config.backend_url), config.backend_dialect, config.audit_path,
-    )
+    if config.backends:
+        backends = "backends " + ", ".join(f"{b.name} {printable_url(b.url)} ({b.dialect})" for b in config.backends)
+    else:
+        backends = f"backend {printable_url(config.backend_url)} ({config.backend_dialect})"
+    log.info("rcgate (pid %d) listening on http://%s:%d/_admin/api, %s, audit %s", os.getpid(), host, port, backends,
+             config.audit_path)
     # SIGINT/SIGTERM: stop accepting, let in-flight calls finish, then on_cleanup drains the audit queue.
     web.run_app(
         app,
@@ -55,7 +57,7 @@ def _serve(config: Config, reload_config: Callable[[], Config] | None, reuse_por
         reuse_port=reuse_port,
         access_log=None,
         print=None,
-        shutdown_timeout=config.backend_timeout + 5,
+        shutdown_timeout=config.longest_timeout + 5,
         handle_signals=True,
         loop=uvloop.new_event_loop() if uvloop else asyncio.new_event_loop(),
     )

@@ -18,7 +18,7 @@ import functools
 import json
 import re
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from . import app as _app
 from . import envelope, jsoncodec
@@ -27,6 +27,9 @@ from .errors import RpcError
 from .mapping.converters import CONVERTERS
 from .mapping.engine import Dialect, Mappings, compile_mappings
 from .mapping.loader import load_mappings
+
+if TYPE_CHECKING:
+    from .config import Config
 
 REDACTED = "<redacted>"
 BACKEND_CALL_ID = 1  # the id of the gateway's first call to its backend
@@ -93,6 +96,60 @@ def translate_request(
     except Exception as exc:  # as gateway.app: a bug still answers in the caller's dialect
         out["error"] = _caller_error(ex, caller, RpcError("internal_error"), request_id, note=type(exc).__name__)
     return out
+
+
+def route_request(body: bytes | str, *, dialect: str, config: "Config", mappings: Mappings) -> dict[str, Any]:
+    """Which backend the config's routes choose for a request: {backend, dialect, index, why, credentials}.
+
+    Reads the request as the gateway does (dialect detection, the canonical call a rule
+    may look at). A request the gateway would refuse before routing goes to the default
+    route here, so that `translate_request` can show the refusal in the caller's words.
+    """
+    from .audit import key_fingerprint
+    from .routing import NumericRepoId, Router
+
+    router = Router(config.route_list(), config.callers, mappings.canonical, config.numeric_repo_ids)
+    backends = {b.name: b for b in config.backend_list()}
+    fallback = config.fallback_dialect
+    try:
+        payload = envelope.decode(_as_bytes(body))
+        caller = mappings.dialects[DialectDetector(mappings, fallback).detect(payload) if dialect == "auto" else dialect]
+        call = envelope.read_call(payload, caller)
+        fingerprint = key_fingerprint(call.key)
+        inbound = caller.inbound.get(call.method)
+        inbound = inbound if inbound is not None and not inbound.unsupported else None
+        route = router.choose(caller.name, inbound.canonical if inbound else None, call.method, fingerprint,
+                              lambda: inbound.to_canonical(copy.deepcopy(call.args), strict=False))
+        why = route.reason
+        listed = mappings.canonical[inbound.canonical].lists if inbound else None
+        owners = router.candidates(caller.name, inbound.canonical, fingerprint) if listed else ()
+        if len(owners) > 1:
+            why = (f"a list of {listed[0].replace('_', ' ')}s: backends {', '.join(owners)} are all asked, and each "
+                   f"entry is kept from the backend the routes send it to (shown: {route.backend})")
+    except (RpcError, NumericRepoId) as exc:
+        route = router.choose("", None, "", None, dict) if router.trivial else None
+        last = config.route_list()[-1]
+        why = f"not routed ({type(exc).__name__}): the default route shows the refusal"
+        route_backend, index = (route.backend, route.index) if route else (last.backend, last.index)
+        b = backends[route_backend]
+        return {"backend": b.name, "dialect": b.dialect, "index": index, "why": why,
+                "credentials": b.credentials is not None, "unmapped": b.unmapped}
+    b = backends[route.backend]
+    return {"backend": b.name, "dialect": b.dialect, "index": route.index, "why": why,
+            "credentials": b.credentials is not None, "unmapped": b.unmapped}
+
+
+def explain_route(result: dict[str, Any], routed: dict[str, Any], config_file: str) -> None:
+    """Put the route (and the credential map, never a key or a hash) first in a translate_request result."""
+    where = f"{config_file}: routes[{routed['index']}]" if routed["index"] >= 0 else f"{config_file}: numeric_repo_ids"
+    steps = [{"rule": "route", "where": where,
+              "text": f"backend `{routed['backend']}` ({routed['dialect']}): {routed['why']}"}]
+    if routed["credentials"]:
+        steps.append({"rule": "credentials", "where": f"{config_file}: backends.{routed['backend']}.credentials",
+                      "text": f"the key sent is the one the credential map names for the caller's key "
+                              f"(a key it does not name: {routed['unmapped']})"})
+    result["explain"][:0] = steps
+    result["route"] = {k: routed[k] for k in ("backend", "dialect", "index", "why")}
 
 
 # --------------------------------------------------------------------------- answers
@@ -535,6 +592,9 @@ def _rekey(value: Any, rules: dict, direction: str) -> Any:
 
 def format_request(result: dict[str, Any], explain: bool = False) -> str:
     parts = []
+    if result.get("route"):
+        r = result["route"]
+        parts.append(f"route: backend `{r['backend']}` ({r['dialect']}), {r['why']}")
     if result["canonical"] is not None:
         parts.append("canonical call:\n" + _pretty(result["canonical"]))
     if result["backend_call"] is not None:

@@ -71,6 +71,7 @@ class Envelope:
     key_order: tuple[str, ...]
     falsy_id_success: str
     canonical_header: bool
+    url_decodes_body: bool
 
 
 @dataclass
@@ -152,6 +153,7 @@ def _compile_dialect(d: dict[str, Any], canonical: dict[str, CanonicalMethod], o
         key_order=tuple(env["key_order"]),
         falsy_id_success=env["falsy_id_success"],
         canonical_header=env["canonical_header"],
+        url_decodes_body=env["url_decodes_body"],
     )
     objects = _ObjectCompiler(d["objects"], object_tree)
     inbound: dict[str, Inbound] = {}

@@ -58,6 +58,12 @@ class CanonicalMethodSchema(_Strict):
     # another canonical method doing the same with the same arguments (4.22's deprecated aliases):
     # a backend that maps only one of the two serves both with it
     same_as = fields.String()
+    kind = fields.String(required=True, validate=validate.OneOf(["read", "write"]))  # changes nothing | something
+    repo = fields.String()  # the argument naming the repository the call is about (routes match it)
+    repo_group = fields.String()  # the argument naming the repository group the call is about
+    # the answer lists repositories (groups), each named by this field: merged across backends
+    lists = fields.Dict(keys=fields.String(validate=validate.OneOf(["repo", "repo_group"])), values=fields.String(),
+                        validate=validate.Length(equal=1))
 
 
 class CanonicalSchema(_Strict):
@@ -80,6 +86,11 @@ class CanonicalSchema(_Strict):
             for path, kind in _shape_leaves(method.get("result")):
                 if kind not in known:
                     raise ValidationError(f"unknown object type `{kind}`", f"methods.{name}.result{path}")
+            for key in ("repo", "repo_group"):
+                if key in method and method[key] not in method["args"]:
+                    raise ValidationError(f"`{method[key]}` is no argument of `{name}`", f"methods.{name}.{key}")
+            if "repo" in method and "repo_group" in method:
+                raise ValidationError("a call is about a repository or a repository group, not both", f"methods.{name}")
             target = data["methods"].get(method.get("same_as", name))
             if target is None:
                 raise ValidationError(f"`{method['same_as']}` is no method of this file", f"methods.{name}.same_as")
@@ -201,6 +212,9 @@ class EnvelopeSchema(_Strict):
     # a successful answer to a falsy id (0, "", null, false): the usual envelope, or the bare JSON string ""
     falsy_id_success = fields.String(validate=validate.OneOf(["envelope", "empty_string"]), load_default="envelope")
     canonical_header = fields.Boolean(load_default=False)  # answer with X-Rcgate-Canonical-Method
+    # this server URL-decodes the whole request body before parsing it (RhodeCode 1.x: `+` became a
+    # space): as a backend, rcgate escapes `%` and `+` so that every value arrives as sent
+    url_decodes_body = fields.Boolean(load_default=False)
 
 
 def _fail(message: str) -> bool:
@@ -224,6 +238,7 @@ ERROR_IDS = {
     "unsupported": "the method cannot be served ({method}, {reason})",
     "unsupported_arg": "an argument the backend cannot take ({arg})",
     "path_needs_name": "a path argument given by id where the backend takes a path ({arg}, {method})",
+    "repo_by_id": "a repository given by numeric id while routes send repositories to several backends ({arg}, {value})",
     "backend_unavailable": "the backend could not be reached or answered garbage ({reason})",
     "internal_error": "an unexpected failure",
 }

@@ -23,8 +23,8 @@ def test_counts_and_buckets_equal_prometheus_clients_own_histogram():
                           registry=(registry := CollectorRegistry()))
     for i, v in enumerate(values):
         dialect = ("kallithea", "rhodecode")[i % 2]
-        metrics.observe_call(dialect, "get_user", "ok" if i % 3 else "error", v)
-        metrics.backend_latency.observe(v)
+        metrics.observe_call(dialect, "get_user", "ok" if i % 3 else "error", v, ("old", "new")[i % 2])
+        metrics.observe_backend(("old", "new")[i % 2], v)
         reference.labels(dialect).observe(v)
     ours = samples(metrics)
     theirs = {(s.name, tuple(sorted(s.labels.items()))): s.value
@@ -32,9 +32,10 @@ def test_counts_and_buckets_equal_prometheus_clients_own_histogram():
               for s in family.samples if not s.name.endswith("_created")}
     for key, value in theirs.items():
         assert abs(ours[key] - value) < 1e-6, key
-    assert ours[("rcgate_backend_duration_seconds_count", ())] == 2000
-    assert ours[("rcgate_calls_total", (("dialect", "kallithea"), ("method", "get_user"), ("outcome", "ok")))] \
-        == sum(1 for i in range(0, 2000, 2) if i % 3)
+    assert ours[("rcgate_backend_duration_seconds_count", (("backend", "old"),))] == 1000
+    assert ours[("rcgate_backend_duration_seconds_count", (("backend", "new"),))] == 1000
+    assert ours[("rcgate_calls_total", (("backend", "old"), ("dialect", "kallithea"), ("method", "get_user"),
+                                        ("outcome", "ok")))] == sum(1 for i in range(0, 2000, 2) if i % 3)
 
 
 def test_an_empty_gateway_still_exports_every_family():

@@ -95,7 +95,7 @@ def test_unknown_method_is_the_callers_error(mappings):
     assert not r["ok"] and r["canonical"] is None
     assert r["error"]["code"] == "unknown_method"
     assert r["error"]["body"] == {"id": 7, "result": None, "error": "No such method: get_userz"}
-    assert r["error"]["raw"] == '{"id":7,"result":null,"error":"No such method: get_userz"}'
+    assert r["error"]["raw"] == '{"error":"No such method: get_userz","id":7,"result":null}'  # 1.7.2's order
 
 
 def test_missing_argument_uses_the_callers_name(mappings):
