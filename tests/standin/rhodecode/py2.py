@@ -82,10 +82,18 @@ def py2str(value: Any) -> str:
     if value is False:
         return "False"
     if isinstance(value, float):
-        return format(value, ".12g") if value != int(value) or abs(value) >= 1e16 else repr(value)
+        return py2float(value)
     if isinstance(value, (list, dict)):
         return py2repr(value)
     return str(value)
+
+
+def py2float(value: float) -> str:
+    """Python 2's str(float): 12 significant digits, always with a dot or an exponent."""
+    if value != value or value in (float("inf"), float("-inf")):
+        return {"nan": "nan", "inf": "inf", "-inf": "-inf"}[repr(value)]
+    text = format(value, ".12g")
+    return text if any(c in text for c in ".e") else text + ".0"
 
 
 def py2repr(value: Any) -> str:

@@ -40,6 +40,13 @@ class Opt:
 APIUSER = Opt(attr="apiuser")
 
 
+def as_bool(value: Any) -> bool:
+    """4.22's str2bool / colander Boolean: "true", "yes", "on", "1"... and JSON booleans."""
+    if isinstance(value, str):
+        return value.strip().lower() in ("true", "yes", "on", "y", "t", "1")
+    return bool(value)
+
+
 def given(value: Any) -> bool:
     return not isinstance(value, Opt)
 

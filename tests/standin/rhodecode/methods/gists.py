@@ -9,7 +9,7 @@ from typing import Any
 
 from .. import shapes
 from ..errors import RpcError, validation_error
-from ..rpc import APIUSER, REQUIRED, Call, Opt, api, extract, given
+from ..rpc import APIUSER, REQUIRED, Call, Opt, api, as_bool, extract, given
 from ..model import Gist
 
 MODULE = "gist_api"
@@ -78,7 +78,7 @@ def delete_gist(c: Call, gistid=REQUIRED) -> dict[str, Any]:
 @api(MODULE)
 def get_gist(c: Call, gistid=REQUIRED, content=Opt(False)) -> dict[str, Any]:
     gist = _gist_or_error(c, gistid)
-    return shapes.gist(c.world, gist, content=bool(extract(content)))
+    return shapes.gist(c.world, gist, content=as_bool(extract(content)))
 
 
 @api(MODULE)

@@ -5,7 +5,7 @@ from typing import Any
 
 from .. import perms, shapes
 from ..errors import RpcError, validation_error
-from ..rpc import APIUSER, REQUIRED, Call, Opt, api, extract, given
+from ..rpc import APIUSER, REQUIRED, Call, Opt, api, as_bool, extract, given
 from ..vcs import Commit, fake_commit_id
 from ..model import PullRequest, Repo, Reviewer, User
 from . import repo_model
@@ -195,7 +195,7 @@ def get_pull_request(c: Call, pullrequestid=REQUIRED, repoid=Opt(None), merge_st
     pr = _pull_request(c, pullrequestid, repoid)
     if not _can_read(c, pr):
         raise RpcError(f"repository `{extract(repoid)}` does not exist")
-    return shapes.pull_request(c.world, pr, repo_model.str2bool(extract(merge_state)))
+    return shapes.pull_request(c.world, pr, as_bool(extract(merge_state)))
 
 
 @api(MODULE)
@@ -212,7 +212,7 @@ def get_pull_requests(c: Call, repoid=REQUIRED, status=Opt("new"), merge_state=O
     repo = c.repo(repoid, "read")
     wanted = extract(status)
     found = [p for p in c.world.pull_requests.values() if p.target_repo_id == repo.repo_id and p.status == wanted]
-    merge = repo_model.str2bool(extract(merge_state))
+    merge = as_bool(extract(merge_state))
     return [shapes.pull_request(c.world, p, merge) for p in sorted(found, key=lambda p: -p.pull_request_id)]
 
 

@@ -5,7 +5,7 @@ from typing import Any
 
 from .. import perms, shapes
 from ..errors import RpcError, validation_error
-from ..rpc import APIUSER, REQUIRED, Call, Opt, api, extract, given, perm_or_error
+from ..rpc import APIUSER, REQUIRED, Call, Opt, api, as_bool, extract, given, perm_or_error
 from ..model import DEFAULT_USER_ID, Repo, RepoGroup
 from . import repo_model
 
@@ -181,7 +181,7 @@ def update_repo_group(c: Call, repogroupid=REQUIRED, group_name=Opt(""), descrip
         group.description = description
     group.owner_id = new_owner.user_id
     if given(enable_locking):
-        group.enable_locking = repo_model.str2bool(enable_locking)
+        group.enable_locking = as_bool(enable_locking)
     world.audit("repo_group.edit", c.user, c.ip)
     return {"msg": f"updated repository group ID:{group.group_id} {group.name}",
             "repo_group": shapes.repo_group(world, group)}

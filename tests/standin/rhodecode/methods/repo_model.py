@@ -5,7 +5,7 @@ from typing import Any
 
 from .. import perms, py2
 from ..errors import InternalError, validation_error
-from ..rpc import Call
+from ..rpc import Call, as_bool
 from ..vcs import RepoContent
 from ..model import DEFAULT_USER_ID, ChangesetCache, Repo, RepoGroup, User
 from ..world import World
@@ -100,10 +100,10 @@ def new_repo(c: Call, name: str, repo_type: str, owner: User, *, description: st
         if source is not None:  # cloned synchronously (no celery)
             content = source.content.copy()
     repo = Repo(world.next_id("repo"), name, repo_type, owner.user_id, world.now(), content,
-                fresh_cache(world, content), description=description or name.rsplit("/", 1)[-1], private=bool(private),
+                fresh_cache(world, content), description=description or name.rsplit("/", 1)[-1], private=as_bool(private),
                 clone_uri=clone_uri or "", push_uri=push_uri or "", landing_rev=landing,
-                enable_statistics=bool(enable_statistics), enable_locking=bool(enable_locking),
-                enable_downloads=bool(enable_downloads), fork_of_id=fork_of.repo_id if fork_of else None)
+                enable_statistics=as_bool(enable_statistics), enable_locking=as_bool(enable_locking),
+                enable_downloads=as_bool(enable_downloads), fork_of_id=fork_of.repo_id if fork_of else None)
     if fork_of is not None and copy_permissions:
         repo.user_perms.update(fork_of.user_perms)
         for gid, perm in fork_of.group_perms.items():
@@ -148,10 +148,4 @@ def rename_group_contents(world: World, old: str, new: str) -> None:
     for repo in world.repos.values():
         if repo.name.startswith(old + "/"):
             repo.name = new + repo.name[len(old):]
-
-
-def str2bool(value: Any) -> bool:
-    if isinstance(value, str):
-        return value.strip().lower() in ("true", "yes", "on", "y", "t", "1")
-    return bool(value)
 

@@ -5,7 +5,7 @@ from typing import Any
 
 from .. import perms, shapes
 from ..errors import Forbidden, RpcError, validation_error
-from ..rpc import APIUSER, REQUIRED, Call, Opt, api, extract, given, perm_or_error
+from ..rpc import APIUSER, REQUIRED, Call, Opt, api, as_bool, extract, given, perm_or_error
 from ..model import DEFAULT_USER_ID, ExtraField, Lock, format_time, from_epoch
 from . import repo_model
 
@@ -83,7 +83,7 @@ def fork_repo(c: Call, repoid=REQUIRED, fork_name=REQUIRED, owner=APIUSER, descr
 @api(MODULE)
 def get_repo(c: Call, repoid=REQUIRED, cache=Opt(True)) -> dict[str, Any]:
     repo = c.repo(repoid, "read")
-    if not repo_model.str2bool(extract(cache)):
+    if not as_bool(extract(cache)):
         repo_model.refresh_cache(c.world, repo)
     return shapes.repo_full(c.world, repo, secrets=c.admin)
 
@@ -99,7 +99,7 @@ def get_repo_settings(c: Call, repoid=REQUIRED, key=Opt(None)) -> Any:
 def get_repos(c: Call, root=Opt(None), traverse=Opt(True)) -> list[dict[str, Any]]:
     world = c.world
     root_name = extract(root)
-    deep = repo_model.str2bool(extract(traverse))
+    deep = as_bool(extract(traverse))
     repos = sorted(world.repos.values(), key=lambda r: r.repo_id)
     if root_name:
         if world.find_repo_group(root_name) is None or not isinstance(root_name, str):
@@ -162,7 +162,7 @@ def lock(c: Call, repoid=REQUIRED, locked=Opt(None), userid=APIUSER) -> dict[str
         return {"locked": True, "locked_since": repo.lock.since, "lock_reason": repo.lock.reason,
                 "locked_by": user.username, "repo": repo.name, "lock_state_changed": False,
                 "msg": f'Repo `{repo.name}` locked by `{user.username}` on `"{when}"`.'}
-    state = repo_model.str2bool(extract(locked))
+    state = as_bool(extract(locked))
     since = world.epoch() if state else None
     repo.lock = Lock(user.user_id, format(since, ".12g"), "lock_api") if state else None
     return {"locked": state, "locked_since": since, "lock_reason": "lock_api", "locked_by": user.username,
@@ -284,9 +284,9 @@ def update_repo(c: Call, repoid=REQUIRED, repo_name=Opt(None), owner=APIUSER, de
                        ("enable_statistics", enable_statistics), ("enable_locking", enable_locking),
                        ("enable_downloads", enable_downloads)):
         if given(value):
-            setattr(repo, key, value if key in ("description", "clone_uri", "push_uri") else bool(value))
+            setattr(repo, key, value if key in ("description", "clone_uri", "push_uri") else as_bool(value))
     if given(private):
-        repo.private = bool(private)
+        repo.private = as_bool(private)
     if repo.private:  # 4.22 resets the default permission of a private repository to none
         repo.user_perms[DEFAULT_USER_ID] = "repository.none"
     repo.landing_rev = landing

@@ -6,7 +6,7 @@ from typing import Any
 
 from .. import perms, shapes
 from ..errors import Forbidden, RpcError, validation_error
-from ..rpc import APIUSER, REQUIRED, Call, Opt, api, extract, given, perm_or_error
+from ..rpc import APIUSER, REQUIRED, Call, Opt, api, as_bool, extract, given, perm_or_error
 from ..model import DEFAULT_USER_ID, UserGroup
 
 MODULE = "user_group_api"
@@ -37,7 +37,7 @@ def create_user_group(c: Call, group_name=REQUIRED, description=Opt(""), owner=A
         raise validation_error({"user_group_name": "Allowed in name are letters, numbers, and `-`, `_`, `.` Name "
                                                    f"must start with a letter or number. Got `{group_name}`"})
     group = UserGroup(world.next_id("user_group"), group_name, owner_user.user_id, extract(description),
-                      bool(extract(active)), "manual_api" if extract(sync) else None)
+                      as_bool(extract(active)), "manual_api" if as_bool(extract(sync)) else None)
     group.user_perms[DEFAULT_USER_ID] = "usergroup.read"  # 4.22 sets the default, then the owner's admin
     group.user_perms[owner_user.user_id] = "usergroup.admin"
     world.user_groups[group.users_group_id] = group
@@ -161,7 +161,7 @@ def update_user_group(c: Call, usergroupid=REQUIRED, group_name=Opt(""), descrip
     if owner_user is not None:
         group.owner_id = owner_user.user_id
     if given(active):
-        group.active = bool(active)
+        group.active = as_bool(active)
     if extract(sync) is True:
         group.sync = "manual_api"
     elif extract(sync) is False:

@@ -6,18 +6,12 @@ from typing import Any
 
 from .. import shapes
 from ..errors import RpcError, validation_error
-from ..rpc import APIUSER, REQUIRED, Call, Opt, api, extract, given
+from ..rpc import APIUSER, REQUIRED, Call, Opt, api, as_bool, extract, given
 from ..model import DEFAULT_USER_ID, RepoGroup, User
 
 MODULE = "user_api"
 USERNAME = re.compile(r"^\w[\w.-]{0,254}$")
 EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
-
-
-def _str2bool(value: Any) -> bool:
-    if isinstance(value, str):
-        return value.strip().lower() in ("true", "yes", "on", "y", "t", "1")
-    return bool(value)
 
 
 @api(MODULE)
@@ -41,11 +35,11 @@ def create_user(c: Call, username=REQUIRED, email=REQUIRED, password=Opt(""), fi
         raise validation_error(errors)
     personal = extract(create_personal_repo_group)
     user = User(world.next_id("user"), username, email, extract(firstname), extract(lastname), extract(description),
-                bool(extract(active)), bool(extract(admin)), extract(extern_name), extract(extern_type),
+                as_bool(extract(active)), as_bool(extract(admin)), extract(extern_name), extract(extern_type),
                 tokens=[world.new_token("feed")], global_perms=list(world.default_global_perms),
                 sort_key=username, password=extract(password))
     world.add_user(user)
-    if personal is not None and _str2bool(personal):
+    if personal is not None and as_bool(personal):
         group = RepoGroup(world.next_id("repo_group"), username, user.user_id,
                           f"personal repo group of user `{username}`", personal=True)
         group.user_perms[DEFAULT_USER_ID] = "group.read"
@@ -61,9 +55,11 @@ def delete_user(c: Call, userid=REQUIRED) -> dict[str, Any]:
     c.require_admin()
     world = c.world
     user = world.user_or_error(userid)
+    # what a user owns (repositories, groups, pull requests) blocks its deletion
     owns = (any(r.owner_id == user.user_id for r in world.repos.values())
             or any(g.owner_id == user.user_id for g in world.repo_groups.values())
-            or any(g.owner_id == user.user_id for g in world.user_groups.values()))
+            or any(g.owner_id == user.user_id for g in world.user_groups.values())
+            or any(p.author_id == user.user_id for p in world.pull_requests.values()))
     if owns or user.user_id == DEFAULT_USER_ID:
         raise RpcError(f"failed to delete user ID:{user.user_id} {user.username}")
     del world.users[user.user_id]
@@ -77,6 +73,15 @@ def delete_user(c: Call, userid=REQUIRED) -> dict[str, Any]:
             repo.followers.remove(user.user_id)
     for gist in [g for g in world.gists.values() if g.owner_id == user.user_id]:
         del world.gists[gist.gist_id]
+    for comment in world.comments.values():  # comments stay, attributed to the admin who deleted
+        if comment.author_id == user.user_id:
+            comment.author_id = c.user.user_id
+    for pr in world.pull_requests.values():
+        pr.reviewers = [r for r in pr.reviewers if r.user_id != user.user_id]
+        pr.votes.pop(user.user_id, None)
+    for repo in world.repos.values():
+        if repo.lock and repo.lock.user_id == user.user_id:
+            repo.lock = None
     for entry in world.audit_log:  # the log keeps the name, the database reference goes
         if entry.user_id == user.user_id:
             entry.user_id = None
