@@ -1,8 +1,9 @@
 """What RhodeCode 4.22's answers show of Python 2.7: dict order and `%s` formatting.
 
 Python 2.7 dicts iterate in hash-table slot order, not in insertion order. Objects of a fixed
-shape are rendered from templates (`shapes.py`); this module orders the dicts whose keys are run-time data (a gist's file names, an error object's
-field names, `get_method`'s argument names) exactly as the server would.
+shape are rendered from templates (`shapes.py`); this module orders the dicts whose keys are
+run-time data (a gist's file names, an error object's field names, `get_method`'s argument
+names) exactly as the server would.
 
 It mirrors `Objects/dictobject.c` of 2.7 with hash randomisation off (2.7's default): the
 string hash, open addressing with the `5*i + 1 + perturb` probe sequence, and the resize to

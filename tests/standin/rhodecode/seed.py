@@ -20,8 +20,8 @@ answers; nothing is written out here. The rules, per kind of object:
 * the id a new object gets: ids continue where the recorded run's own objects start (the
   real database's sequences had moved on past objects earlier runs deleted).
 
-The result is plain JSON-like data with the recordings' placeholders still in it; `World`
-(world.py) instantiates it per stand-in after `recordings.substitute`.
+The result is plain JSON-like data with the recordings' placeholders still in it; build.py
+makes a stand-in's world of it after `recordings.substitute`.
 """
 from __future__ import annotations
 

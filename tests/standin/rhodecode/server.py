@@ -34,9 +34,9 @@ from aiohttp import web
 
 from . import methods as _methods  # noqa: F401  (registers the API methods)
 from . import recordings, rpc, seed
+from .build import initial_world
 from .errors import InternalError, RpcError
 from .py2 import py2str
-from .world import World
 
 RECEIVED_MAX = 10_000
 
@@ -89,7 +89,7 @@ class RhodecodeStandin:
         tokens["<ADMIN_TOKEN>"] = admin_token or tokens.get("<ADMIN_TOKEN>") or secrets.token_hex(20)
         tokens["<USER_TOKEN>"] = user_token or tokens.get("<USER_TOKEN>") or secrets.token_hex(20)
         self.placeholders = recordings.instance_placeholders(base_url, tokens)
-        self.world = World.initial(recordings.substitute(seed.seed(), self.placeholders), base_url)
+        self.world = initial_world(recordings.substitute(seed.seed(), self.placeholders), base_url)
         self.received: deque[Received] = deque(maxlen=RECEIVED_MAX)
 
     @property

@@ -1,7 +1,7 @@
 """The stand-in's in-memory state: users, groups, repositories, reviews, gists, audit log.
 
-`World.initial` builds it from the seed (seed.py) with a stand-in's own URL and tokens.
-Lookups here raise the texts 4.22 answers when an object does not exist.
+build.py fills it from the seed (seed.py) with a stand-in's own URL and tokens. Lookups here
+raise the texts 4.22 answers when an object does not exist.
 """
 from __future__ import annotations
 
@@ -10,10 +10,10 @@ import time
 from typing import Any
 
 from .errors import RpcError
-from .model import (DEFAULT_USER, DEFAULT_USER_ID, AuditEntry, ChangesetCache, Clock, Comment, Gist, PullRequest,
-                    Repo, RepoGroup, Reviewer, Token, User, UserGroup)
+from .model import AuditEntry, Clock, Comment, Gist, PullRequest, Repo, RepoGroup, Token, User, UserGroup
 from .py2 import py2str
-from .vcs import Commit, RepoContent, commit_from_seed
+from .vcs import Commit
+
 
 class World:
     """All state of one stand-in. Ids count on from where the recorded run started."""
@@ -39,127 +39,6 @@ class World:
         self.server_info: dict[str, Any] = {}
         self.repo_store = ""
         self.error_page = ""
-
-    # ------------------------------------------------------------------ building
-
-    @classmethod
-    def initial(cls, seed: dict[str, Any], base_url: str) -> World:
-        """The world of the recorded run's start; `seed` has its placeholders substituted."""
-        world = cls(base_url)
-        world.clock = Clock(seed["run_started_epoch"])
-        world.next_ids.update(seed["next_ids"])
-        world.default_global_perms = list(seed["default_global_perms"])
-        world.global_vcs_settings = dict(seed["global_vcs_settings"])
-        world.server_info = seed["server_info"]
-        world.repo_store = seed["repo_store"]
-        world.error_page = seed["error_page"]
-        rank = {kind: {name: i for i, name in enumerate(names)}
-                for kind, names in seed["permission_map_order"].items()}
-
-        world.add_user(User(DEFAULT_USER_ID, DEFAULT_USER, "anonymous@rhodecode.org", firstname="Anonymous",
-                            lastname="User", global_perms=list(seed["default_global_perms"])))
-        for data in seed["users"]:
-            user = User(data["user_id"], data["username"], data["email"], data["firstname"], data["lastname"],
-                        data["description"], data["active"], data["admin"], data["extern_name"],
-                        data["extern_type"], data["language"], data["last_login"], data["last_activity"],
-                        list(data["ip_addresses"]), [Token(v, r) for v, r in data["tokens"]],
-                        list(data["global_perms"] or world.default_global_perms), data["sort_key"])
-            world.add_user(user)
-            if user.admin and not world.admin_global_perms and data["global_perms"]:
-                world.admin_global_perms = list(data["global_perms"])
-        for raw_id, data in seed["commits"].items():
-            world.commits[raw_id] = commit_from_seed(data)
-        world.trees = {c: {p: dict(n) for p, n in tree.items()} for c, tree in seed["trees"].items()}
-
-        for data in seed["user_groups"]:
-            owner = world.user_by_name(data["owner"])
-            group = UserGroup(data["users_group_id"], data["group_name"], owner.user_id, data["group_description"],
-                              data["active"], data["sync"], [world.user_by_name(n).user_id for n in data["members"]],
-                              rank=rank["user_groups"].get(data["group_name"]))
-            world._seed_permissions(group, data["permissions"], "usergroup", owner)
-            world.user_groups[group.users_group_id] = group
-        for data in seed["repo_groups"]:
-            owner = world.user_by_name(data["owner"])
-            group = RepoGroup(data["group_id"], data["group_name"], owner.user_id, data["group_description"],
-                              rank=rank["repositories_groups"].get(data["group_name"]))
-            world._seed_permissions(group, data["permissions"], "group", owner)
-            world.repo_groups[group.group_id] = group
-
-        by_name = {r["repo_name"]: r for r in seed["repos"]}
-        for data in seed["repos"]:
-            changeset = data["last_changeset"]
-            commit_id = changeset["raw_id"] if changeset["raw_id"] != "0" * 40 else None
-            content = seed["repo_content"][data["repo_name"]]
-            repo = Repo(data["repo_id"], data["repo_name"], data["repo_type"],
-                        world.user_by_name(data["owner"]).user_id, data["created_on"],
-                        RepoContent(list(content["commits"]), {k: dict(v) for k, v in content["refs"].items()}),
-                        ChangesetCache(commit_id, changeset["updated_on"], data["changeset_flipped"]),
-                        data["description"], data["private"], data["clone_uri"], data["push_uri"],
-                        ":".join(data["landing_rev"]), data["enable_statistics"], data["enable_locking"],
-                        data["enable_downloads"], rank=rank["repositories"].get(data["repo_name"]))
-            if data["fork_of"]:
-                repo.fork_of_id = by_name[data["fork_of"]]["repo_id"]
-            world._seed_permissions(repo, data.get("permissions"), "repository", world.users[repo.owner_id],
-                                    default="repository.none" if repo.private else "repository.read")
-            repo.followers = [world.user_by_name(n).user_id for n in data.get("followers", [data["owner"]])]
-            world.repos[repo.repo_id] = repo
-
-        for data in seed["pull_requests"]:
-            world.pull_requests[data["pull_request_id"]] = world._pull_request_from_seed(data)
-        for data in seed["comments"]:
-            status = tuple(data["status"]) if data["status"] else None
-            author = world.user_by_name(data["author"]).user_id
-            comment = Comment(data["comment_id"], data["text"], data["type"], author,
-                              world.repo_by_name(data["repo"]).repo_id, data["created_on"], data["commit_id"],
-                              data["pull_request_id"], data["f_path"], data["lineno"], data["version"],
-                              data["resolved_by"], status)
-            world.comments[comment.comment_id] = comment
-        for data in seed["gists"]:
-            gist = Gist(data["gist_id"], data["access_id"], world.user_by_name(data["owner"]).user_id, data["type"],
-                        data["description"], data["acl_level"], data["created_on"], data["modified_at"],
-                        data["expires"], dict(data["files"]))
-            world.gists[gist.gist_id] = gist
-        for data in seed["audit"]:
-            world.audit_log.append(AuditEntry(world.next_id("audit"), data["action"], data["username"],
-                                              data["user_id"], data["repository_name"], data["repository_id"],
-                                              data["user_ip"], data["action_date"]))
-        return world
-
-    def _seed_permissions(self, obj: Any, recorded: list[dict] | None, kind: str, owner: User,
-                          default: str | None = None) -> None:
-        """Explicit permissions from a recorded permission list, or what 4.22 sets up on creation."""
-        if recorded is None:
-            obj.user_perms[DEFAULT_USER_ID] = default or f"{kind}.read"
-            if kind == "usergroup":
-                obj.user_perms[owner.user_id] = "usergroup.admin"
-            return
-        for entry in recorded:
-            if entry["origin"] != "permission":
-                continue
-            if entry["type"] == "user":
-                obj.user_perms[self.user_by_name(entry["name"]).user_id] = entry["permission"]
-            elif isinstance(obj, (Repo, RepoGroup)):
-                self.grant_group(obj, self.user_group_by_name(entry["name"]).users_group_id, entry["permission"])
-            else:
-                obj.group_perms[self.user_group_by_name(entry["name"]).users_group_id] = entry["permission"]
-
-    def _pull_request_from_seed(self, data: dict[str, Any]) -> PullRequest:
-        def ref(side: dict) -> tuple[str, str, str]:
-            r = side["reference"]
-            return r["type"], r["name"], r["commit_id"]
-
-        pr = PullRequest(data["pull_request_id"], data["title"], data["description"],
-                         self.user_by_name(data["author"]["username"]).user_id,
-                         self.repo_by_name(data["source"]["repository"]).repo_id, ref(data["source"]),
-                         self.repo_by_name(data["target"]["repository"]).repo_id, ref(data["target"]),
-                         list(data["commit_ids"]), data["created_on"], data["updated_on"],
-                         data["merge"]["reference"]["commit_id"], status=data["status"], state=data["state"])
-        for reviewer in data["reviewers"]:
-            user = self.user_by_name(reviewer["user"]["username"])
-            pr.reviewers.append(Reviewer(user.user_id, list(reviewer["reasons"])))
-            if reviewer["review_status"] != "not_reviewed":
-                pr.votes[user.user_id] = reviewer["review_status"]
-        return pr
 
     # ------------------------------------------------------------------ ids, time, audit
 

@@ -100,7 +100,8 @@ def new_repo(c: Call, name: str, repo_type: str, owner: User, *, description: st
         if source is not None:  # cloned synchronously (no celery)
             content = source.content.copy()
     repo = Repo(world.next_id("repo"), name, repo_type, owner.user_id, world.now(), content,
-                fresh_cache(world, content), description=description or name.rsplit("/", 1)[-1], private=as_bool(private),
+                fresh_cache(world, content), description=description or name.rsplit("/", 1)[-1],
+                private=as_bool(private),
                 clone_uri=clone_uri or "", push_uri=push_uri or "", landing_rev=landing,
                 enable_statistics=as_bool(enable_statistics), enable_locking=as_bool(enable_locking),
                 enable_downloads=as_bool(enable_downloads), fork_of_id=fork_of.repo_id if fork_of else None)
