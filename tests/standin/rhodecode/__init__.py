@@ -20,8 +20,10 @@ files the recordings show; a repository created at run time is empty until a for
 content or a clone/pull from this stand-in's own repository URLs does; a merge makes a
 merge commit with a made-up id. Search finds nothing (the recorded server had no index).
 Server information is the recorded one. Generated values (tokens, ids of private gists,
-dates, shadow-merge commit ids) are random or the stand-in's clock. Name-keyed maps of the
-initial world keep the recorded order; new names follow in creation order.
+shadow-merge and merge commit ids) are random or made up; dates come from the world's clock,
+which starts at the recorded run's start and runs in real time. Name-keyed maps of the
+initial world keep the recorded order; new names follow in creation order. Permissions follow
+4.22's model without branch permissions, IP whitelists or user-group inheritance switches.
 
 It is fast (no sleeps; each call's work grows with the state, never with the recordings,
 which are read once per process), so it doubles as a backend for load tests. It records what

@@ -31,6 +31,7 @@ import re
 from typing import Any, Iterator
 
 from . import recordings
+from .model import from_epoch
 from .recordings import Example
 
 EMPTY_COMMIT_ID = "0" * 40
@@ -106,21 +107,20 @@ def _first_by(observations: Iterator[tuple[Example, dict]], key: str) -> dict[An
 
 
 @functools.cache
-def run_started() -> dt.datetime:
-    """When the recorded run began: the server clock of the first `get_server_info` answer."""
-    for ex, result in _results():
-        if ex.method == "get_server_info":
-            uptime = result["uptime"]
-            return parse_time(uptime["human_value"]["boot_time"]) + dt.timedelta(seconds=uptime["value"]["uptime"])
-    raise LookupError("no get_server_info answer in the recordings")
-
-
 def run_started_epoch() -> float:
+    """When the recorded run began: the server clock (boot time + uptime) of the first
+    `get_server_info` answer."""
     for ex, result in _results():
         if ex.method == "get_server_info":
             value = result["uptime"]["value"]
             return value["boot_time"] + value["uptime"]
     raise LookupError("no get_server_info answer in the recordings")
+
+
+@functools.cache
+def run_started() -> dt.datetime:
+    """The same moment in the server's local time (the recorded server ran on UTC)."""
+    return from_epoch(run_started_epoch())
 
 
 def _before_run(text: str | None) -> bool:
