@@ -72,7 +72,7 @@ class Rule:
     reason: str
     method: str | None = None  # only in this method's answers
     only_if: Callable[[Any, list[Any]], bool] | None = None  # (recorded value, recorded ancestors)
-    shape: str | None = None  # SHAPE: the regular expression the value must match
+    shape: str | None = None  # the regular expression the value must match (SHAPE) or that is masked
 
     def regex(self) -> re.Pattern[str]:
         text = re.escape(self.pattern).replace(r"\*\*\.", "(?:.*\\.)?").replace(r"\[\*\]", r"\[\d+\]")
@@ -102,7 +102,7 @@ EXCEPTIONS: tuple[Rule, ...] = (
     Rule("header.RhodeCode-Exception-Id", SHAPE, "id of the crash in the server's exception store", shape=r"\d+"),
     Rule("header.Set-Cookie", SHAPE, "a new anonymous session on every answer",
          shape=r"rhodecode=\w+; httponly; Path=/"),
-    Rule("html.exception_id", MASKED, "the HTML error page names the crash's exception id (12+ digits)"),
+    Rule("html.exception_id", MASKED, "the HTML error page names the crash's exception id", shape=r"\d{12,}"),
     Rule("header.Server", TRANSPORT, "gunicorn's name; the stand-in is aiohttp"),
     Rule("header.Date", TRANSPORT, "time of the answer"),
     Rule("header.Connection", TRANSPORT, "gunicorn's keep-alive header; aiohttp keeps HTTP/1.1 connections alive"),
@@ -127,8 +127,9 @@ def _header_problem(name: str, value: str | None, recorded: str) -> str | None:
 
 
 def _mask_exception_ids(text: str) -> str:
-    assert _rule("html.exception_id", "", "", []) is not None
-    return re.sub(r"\d{12,}", "<EXCEPTION_ID>", text)
+    rule = _rule("html.exception_id", "", "", [])
+    assert rule is not None and rule.shape
+    return re.sub(rule.shape, "<EXCEPTION_ID>", text)
 
 
 def _rule(path: str, method: str, expected: Any, parents: list[Any]) -> Rule | None:
@@ -243,22 +244,12 @@ def _compare_generated(rule: Rule, expected: Any, actual: Any, path: str, learne
 # ============================================================================ the replay
 
 
-@dataclass(frozen=True)
-class Case:
-    key: str  # test id
-    label: str  # file, index and note, for failure messages
-
-
-def _method_cases() -> list[recordings.Example]:
-    return list(recordings.examples())
-
-
 def _case_id(file: str, index: int, note: str) -> str:
     words = re.sub(r"[^A-Za-z0-9_]+", "-", note)[:40].strip("-")
     return f"{file}#{index}-{words}"
 
 
-CASES = [(_case_id(e.file, e.index, e.note), e.file, e.index, e.note) for e in _method_cases()] + \
+CASES = [(_case_id(e.file, e.index, e.note), e.file, e.index, e.note) for e in recordings.examples()] + \
         [(_case_id("_envelope", i, x["note"]), "_envelope", i, x["note"])
          for i, x in enumerate(recordings.envelope_exchanges())]
 
@@ -301,14 +292,10 @@ class Replay:
                 return problem
         if ex.extra_headers and "Content-Type" in headers:
             return f"Content-Type {headers['Content-Type']!r}: a crash answer carries none"
-        for key in recorded:
-            if key == "result" and recorded.get("error") is None:
-                continue
+        for key in recorded:  # error (text or object), [DEPRECATION_WARNING,] id, result
             problem = compare(recorded[key], answer[key], key, ex.method, self.learned)
             if problem:
                 return problem
-        if recorded.get("error") is None:
-            return compare(recorded["result"], answer["result"], "result", ex.method, self.learned)
         return None
 
     async def envelope(self, index: int, exchange: dict[str, Any]) -> None:
@@ -360,16 +347,16 @@ class Replay:
 async def _replay_all() -> dict[str, str | None]:
     async with running_standin() as standin, aiohttp.ClientSession() as session:
         replay = Replay(standin, session)
-        examples = _method_cases()
-        envelope_done = False
+        examples = list(recordings.examples())
+        envelope_done = supplemental_done = False
         for ex in examples:
             if not envelope_done and ex.request_id > ENVELOPE_AFTER_ID:
                 for index, exchange in enumerate(recordings.envelope_exchanges()):
                     await replay.envelope(index, exchange)
                 envelope_done = True
-            if ex.request_id >= SUPPLEMENTAL_FROM_ID and not replay.problems.get("_supplemental"):
+            if not supplemental_done and ex.request_id >= SUPPLEMENTAL_FROM_ID:
                 await replay.supplemental_setup([e for e in examples if e.request_id >= SUPPLEMENTAL_FROM_ID])
-                replay.problems["_supplemental"] = "done"
+                supplemental_done = True
             await replay.example(ex)
         return replay.problems
 
