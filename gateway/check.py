@@ -23,6 +23,8 @@ from typing import Any
 
 import yaml
 
+from . import yamlfile
+
 from .mapping import loader
 from .mapping.converters import CONVERTERS
 from .mapping.engine import Mappings, compile_mappings
@@ -149,7 +151,7 @@ def _load(path: Path, schema: Any, problems: list[Problem]) -> dict[str, Any] | 
 
 def _load_documented(path: Path, problems: list[Problem]) -> dict[str, dict[str, Any]] | None:
     try:
-        raw = yaml.safe_load(path.read_text(encoding="utf-8"))
+        raw = yamlfile.load(path.read_text(encoding="utf-8"))
     except FileNotFoundError:
         problems.append(Problem(str(path), "-", "file not found: the list of documented methods per dialect"))
         return None
@@ -353,6 +355,8 @@ def _unused_converters(dialects: dict[str, dict[str, Any]]) -> list[Problem]:
         for rules in spec["methods"].values():
             used.update(rules.get("values", {}).values())
             used.update(rules.get("result", {}).get("values", {}).values())
+            if rules.get("result", {}).get("convert"):
+                used.add(rules["result"]["convert"])
         for rules in spec["objects"].values():
             used.update(rules.get("values", {}).values())
     return [

@@ -27,6 +27,8 @@ from typing import TextIO
 
 import yaml
 
+from . import yamlfile
+
 _HASH = re.compile(r"^[0-9a-f]{64}$")
 HEADER = "# rcgate credential map: sha256(caller's key) -> the key this backend accepts (or env:NAME)\n"
 
@@ -77,7 +79,7 @@ def read_map(path: Path, resolve: bool) -> dict[str, str]:
         raise CredentialError(f"{path}: a credential map must be readable by its owner only "
                               f"(mode {stat.S_IMODE(info.st_mode):04o}; run chmod 600 {path})")
     try:
-        data = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
+        data = yamlfile.load(path.read_text(encoding="utf-8")) or {}
     except yaml.YAMLError:
         raise CredentialError(f"{path}: not valid YAML") from None  # the parser's message may quote a key
     keys = data.get("keys") if isinstance(data, dict) else None

@@ -11,6 +11,7 @@ from typing import Any
 import yaml
 from marshmallow import ValidationError
 
+from .. import yamlfile
 from . import converters  # noqa: F401  (registers the converter names the schema checks)
 from .schema import CanonicalSchema, DialectSchema
 
@@ -48,7 +49,7 @@ def load_mappings(directory: Path | str) -> MappingSpec:
 
 def _load(path: Path, schema: Any) -> dict[str, Any]:
     try:
-        raw = yaml.safe_load(path.read_text(encoding="utf-8"))
+        raw = yamlfile.load(path.read_text(encoding="utf-8"))
     except FileNotFoundError:
         raise MappingError(path, "-", "file not found") from None
     except yaml.YAMLError as exc:
