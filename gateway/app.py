@@ -271,8 +271,8 @@ def plan_call(caller: Dialect, backend: Dialect, method: str, args: dict[str, An
         sent = inbound.as_sent(args)
         return CallPlan(inbound, None, inbound.canonical, inbound.to_canonical(sent, strict=False), inbound.name, sent)
     inbound = find_inbound(caller, method)  # fail closed: only what both files describe is translated
+    outbound = find_outbound(backend, inbound)  # a method the backend cannot serve: refused whatever the arguments
     canonical_args = inbound.to_canonical(args)
-    outbound = find_outbound(backend, inbound)
     return CallPlan(inbound, outbound, inbound.canonical, canonical_args, outbound.method,
                     outbound.args_down(canonical_args))
 
@@ -298,7 +298,10 @@ def find_outbound(backend: Dialect, inbound: Inbound) -> Outbound:
 async def _call_backend(gw: Gateway, snap: Snapshot, target: Target, dialect: Dialect, plan: CallPlan,
                         key: str) -> tuple[Any, dict[str, Any] | None]:
     backend = target.dialect
-    answer = await _send(gw, target, plan.backend_method, plan.backend_args, key)
+    backend_args = plan.backend_args
+    if plan.outbound is not None and plan.outbound.args_from:
+        backend_args = await _args_first(gw, target, dialect, plan, key)
+    answer = await _send(gw, target, plan.backend_method, backend_args, key)
     if plan.outbound is None:  # same dialect both sides: the server's answer, untouched
         if answer.error is not None:
             raise RpcError("backend_error", answer.error)
@@ -306,7 +309,7 @@ async def _call_backend(gw: Gateway, snap: Snapshot, target: Target, dialect: Di
     inbound, args = plan.inbound, plan.canonical_args
     if answer.error is not None:
         raise translated_error(answer.error, backend, dialect, inbound)
-    result = plan.outbound.result_up(answer.result)
+    result = plan.outbound.answer_up(answer.result, args)
     for fetch in inbound.fetches:
         if isinstance(result, dict) and fetch.into not in result:
             result[fetch.into] = await _fetch(gw, target, fetch.method, {a: args.get(b) for a, b in fetch.args.items()}, key)
@@ -325,6 +328,23 @@ async def _send(gw: Gateway, target: Target, method: str, args: dict[str, Any], 
         raise RpcError("backend_unavailable", reason=str(exc)) from None
     finally:
         gw.metrics.observe_backend(target.name, time.perf_counter() - started)
+
+
+async def _args_first(gw: Gateway, target: Target, caller: Dialect, plan: CallPlan, key: str) -> dict[str, Any]:
+    """The backend's arguments, with what it requires but the call left to its default read from it first
+    (`args_from:`, e.g. RhodeCode 1.x show_ip needs the caller's own userid)."""
+    wanted = plan.outbound.args_wanted(plan.canonical_args)
+    if not wanted:
+        return plan.backend_args
+    args = dict(plan.canonical_args)
+    for arg, method, field in wanted:
+        outbound = target.dialect.outbound[method]
+        answer = await _send(gw, target, outbound.method, outbound.args_down({}), key)
+        if answer.error is not None:  # e.g. a bad key: the server's own answer to it
+            raise translated_error(answer.error, target.dialect, caller, plan.inbound)
+        value = outbound.result_up(answer.result)
+        args[arg] = value.get(field) if isinstance(value, dict) else None
+    return plan.outbound.args_down(args)
 
 
 async def _fetch(gw: Gateway, target: Target, method: str, args: dict[str, Any], key: str) -> Any:
@@ -357,7 +377,8 @@ async def _list_across(gw: Gateway, snap: Snapshot, dialect: Dialect, call: enve
         if plan.outbound is None:  # the caller's own dialect: read up only to know each entry's name
             raw = listing.expect_list(answer.result, name)
             return listing.Part(name, target.dialect.outbound[plan.canonical_method].result_up(raw), raw)
-        return listing.Part(name, listing.expect_list(plan.outbound.result_up(answer.result), name), None)
+        return listing.Part(name, listing.expect_list(plan.outbound.answer_up(answer.result, plan.canonical_args),
+                                                      name), None)
 
     parts = await listing.gather_parts(owners, ask)
     owner = lambda entry: snap.router.choose_for_name(dialect.name, cmethod, fingerprint, entry)  # noqa: E731

@@ -481,6 +481,8 @@ def _explain_result(
         elif isinstance(kind, dict):
             walk(v, {}, "", kind, path)
 
+    within = {top.get("rename", {}).get(f, f): (f, r) for f, r in top.get("within", {}).items()}  # by canonical field
+
     def walk(v: Any, rules: dict, where: str, children: dict, path: str) -> None:
         if isinstance(v, list):
             for item in v:
@@ -488,6 +490,10 @@ def _explain_result(
             return
         if not isinstance(v, dict):
             return
+        if direction == "down" and rules.get("keep") is not None:
+            for key in v:
+                if key not in rules["keep"] and key not in {c for c in rules.get("rename", {}).values()}:
+                    event("keep", f"{where}.keep", f"`{key}` left out: not a field this dialect has", path)
         rename, drop, fill = rules.get("rename", {}), set(rules.get("drop", ())), rules.get("fill", {})
         conv, enum = rules.get("values", {}), rules.get("enum", {})
         if direction == "up":
@@ -513,6 +519,10 @@ def _explain_result(
                 event("drop", f"{where}.drop", f"`{key}` dropped", path)
                 continue
             if key in children:
+                if rules is top and key in within:  # this method's own rules for that object first
+                    name, extra = within[key]
+                    walk(val, extra, f"{top_where}.within.{name}", {}, f"{path}.{key}")
+                    val = _rekey(val, extra, "down")
                 child(children[key], val, f"{path}.{key}")
             if key in rename_down:
                 event("rename", f"{where}.rename.{rename_down[key]}", f"canonical `{key}` -> `{rename_down[key]}`", path)
@@ -528,8 +538,13 @@ def _explain_result(
             if key not in present:
                 event("fill", f"{where}.fill.{key}", f"`{key}` added: {_short(fv)}", path)
 
+    if top.get("convert"):
+        event("converter", f"{top_where}.convert", f"the whole answer converted by `{top['convert']}`", root)
+        value = None  # nothing else applies
     from_field = top.get("from_field")
-    if direction == "up":
+    if value is None:
+        pass
+    elif direction == "up":
         if from_field and not isinstance(value, dict):
             event("from_field", f"{top_where}.from_field", f"the bare answer is taken as canonical `{from_field}`", root)
             value = {from_field: value}
@@ -538,6 +553,13 @@ def _explain_result(
         else:  # the method's own rules first, then the object type's (as the compiler composes them)
             walk(value, top, top_where, {}, root)
             child(shape, _rekey(value, top, "up"), root)
+        if isinstance(value, dict):
+            for key in top.get("extra", ()):
+                if key in value:
+                    event("extra", f"{top_where}.extra", f"`{key}` left out: the canonical answer has no such field", root)
+            for key, fv in top.get("implied", {}).items():
+                if key not in value:
+                    event("implied", f"{top_where}.implied.{key}", f"canonical `{key}` added: {_short(fv)}", root)
     else:
         if isinstance(shape, dict):
             walk(value, top, top_where, shape, root)

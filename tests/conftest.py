@@ -81,7 +81,8 @@ def _path_or_none(value: str | None) -> Path | None:
 #     RCGATE_RHODECODE17_ADMIN_KEY  API key of an admin user
 #     RCGATE_RHODECODE17_USER_KEY   API key of a non-admin user
 # (e.g. from the rhodecode17.env written by `scripts/rhodecode17_server.py start --home DIR`).
-# Optional: RCGATE_RHODECODE17_ADMIN_USER / _USER_USER (user names, default admin / user1).
+# Optional: RCGATE_RHODECODE17_ADMIN_USER / _USER_USER (user names, default admin / user1),
+# RCGATE_RHODECODE17_HOME / _VENV (the instance directory and the install: its Mercurial).
 # ======================================================================================
 def _load_rhodecode17_server_module():
     name = "rcgate_rhodecode17_server"
@@ -120,7 +121,9 @@ def rhodecode17(tmp_path_factory):
         yield _register_secrets(rs.RhodeCode17Server(
             url=url, api_url=f"{url}/_admin/api", admin_key=admin_key, user_key=user_key,
             admin_username=os.environ.get("RCGATE_RHODECODE17_ADMIN_USER", "admin"),
-            user_username=os.environ.get("RCGATE_RHODECODE17_USER_USER", "user1")))
+            user_username=os.environ.get("RCGATE_RHODECODE17_USER_USER", "user1"),
+            home=_path_or_none(os.environ.get("RCGATE_RHODECODE17_HOME")),
+            venv=_path_or_none(os.environ.get("RCGATE_RHODECODE17_VENV"))))
         return
     server = rs.RhodeCode17Server()
     try:
@@ -137,9 +140,9 @@ def rhodecode17(tmp_path_factory):
 # ======================================================================================
 # Modern RhodeCode stand-in fixture  (fixture `rhodecode_standin`)
 #
-# A TEST STAND-IN, not RhodeCode: tests/standin/rhodecode.py answers the documented
-# RhodeCode 4.x shapes (doc seed 000) from tiny in-memory state, because a modern
-# RhodeCode cannot be installed here. Function-scoped: each test gets a fresh server on
+# A TEST STAND-IN, not RhodeCode: tests/standin/rhodecode/ answers as a recorded real
+# RhodeCode CE 4.22 did (tests/standin/test_replay_recordings.py keeps it so), because a
+# modern RhodeCode cannot be installed here. Function-scoped: each test gets a fresh server on
 # 127.0.0.1 (a free port) in its own event loop, started in milliseconds. It yields a
 # RunningStandin: url, api_url, admin_token, user_token (also as admin_key / user_key),
 # admin_username, user_username, received (what the stand-in was sent) and server (state).

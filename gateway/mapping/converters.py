@@ -113,6 +113,52 @@ class _Rc1LdapDn:
         return None if isinstance(value, str) and value in _NOT_LDAP else value
 
 
+@converter("one_token", "RhodeCode 1.x user `api_key` (one key) <-> RC4 `auth_tokens` (a list; the API token last)")
+class _OneToken:
+    @staticmethod
+    def up(value: Any) -> Any:
+        return [value] if isinstance(value, str) else value
+
+    @staticmethod
+    def down(value: Any) -> Any:
+        # 4.22 lists a user's feed token before the API token it was created with
+        return value[-1] if isinstance(value, list) and value and isinstance(value[-1], str) else value
+
+
+@converter("rc1_members", "RhodeCode 1.x get_repo `members`: whole user / users-group objects with `type` and "
+                         "`permission` <-> {name, type, permission} entries")
+class _Rc1Members:
+    @staticmethod
+    def up(value: Any) -> Any:
+        if not isinstance(value, list):
+            return value
+        return [_rc1_member_up(m) if isinstance(m, dict) else m for m in value]
+
+    @staticmethod
+    def down(value: Any) -> Any:
+        if not isinstance(value, list):
+            return value
+        return [_rc1_member_down(m) if isinstance(m, dict) else m for m in value]
+
+
+def _rc1_member_down(entry: dict[str, Any]) -> dict[str, Any]:
+    # the name goes where 1.x kept it: `username` of a user object, `group_name` of a users group
+    if "name" not in entry:
+        return entry
+    out = {k: v for k, v in entry.items() if k != "name"}
+    out["username" if entry.get("type") == "user" else "group_name"] = entry["name"]
+    return out
+
+
+def _rc1_member_up(member: dict[str, Any]) -> dict[str, Any]:
+    # a user member is a user object, a users-group member a group object: the name is in
+    # `username` or `group_name`; nothing else of the object belongs in a permission entry
+    name = member.get("name")  # the 1.x docs name a users group `name`; 1.7.2 says `group_name`
+    if name is None:
+        name = member.get("username") if member.get("type") == "user" else member.get("group_name")
+    return {"name": name, "type": member.get("type"), "permission": member.get("permission")}
+
+
 # --------------------------------------------------------------------------- Kallithea
 # Appended for mappings/kallithea.yaml. Names carry a `kallithea_` prefix: they encode
 # Kallithea 0.7 wording or shapes.
@@ -174,3 +220,48 @@ class _LifetimeMinutes:
     @staticmethod
     def down(value: Any) -> Any:
         return value
+
+
+@converter("kallithea_server_info", "Kallithea get_server_info {modules, py_version, platform, kallithea_version, "
+                                   "git_version, git_path} <-> RC4's sections {rhodecode_app, python, platform, ...}")
+class _KallitheaServerInfo:
+    @staticmethod
+    def up(value: Any) -> Any:
+        if not isinstance(value, dict) or "kallithea_version" not in value:
+            return value
+        version = value.get("kallithea_version")
+        return {
+            "rhodecode_app": _section({"text": "", "rhodecode_version": version},
+                                      {"text": f"Kallithea, version {version}", "rhodecode_version": version}),
+            "python": _section({"version": value.get("py_version"), "executable": None}),
+            "platform": _section({"name": value.get("platform"), "uuid": None}),
+            "py_modules": _section([[m[0], {"version": m[1], "location": None}] for m in value.get("modules") or []
+                                    if isinstance(m, list) and len(m) == 2]),
+            "git": _section(value.get("git_version") or ""),
+        }
+
+    @staticmethod
+    def down(value: Any) -> Any:
+        if not isinstance(value, dict) or "rhodecode_app" not in value:
+            return value
+        app, python, platform = (_value(value, k) for k in ("rhodecode_app", "python", "platform"))
+        modules = _value(value, "py_modules") or []
+        return {
+            "modules": [[m[0], m[1].get("version") if isinstance(m[1], dict) else m[1]] for m in modules
+                        if isinstance(m, list) and len(m) == 2],
+            "py_version": python.get("version") if isinstance(python, dict) else None,
+            "platform": platform.get("name") if isinstance(platform, dict) else None,
+            "kallithea_version": app.get("rhodecode_version") if isinstance(app, dict) else None,
+            "git_version": _value(value, "git") or None,
+            "git_path": None,  # RhodeCode does not say where its git is
+        }
+
+
+def _section(value: Any, human: Any = None) -> dict[str, Any]:
+    """One section of RC4's server information: {state, human_value, value}."""
+    return {"state": {"message": "", "type": "ok"}, "human_value": value if human is None else human, "value": value}
+
+
+def _value(info: dict[str, Any], section: str) -> Any:
+    part = info.get(section)
+    return part.get("value") if isinstance(part, dict) else None

@@ -57,6 +57,21 @@ class Outbound:
     unsupported: str | None
     args_down: Callable[[dict[str, Any]], dict[str, Any]]  # raises RpcError
     result_up: Transform
+    from_call: tuple[tuple[str, str], ...] = ()  # (canonical result field, canonical argument) the server left out
+    args_from: tuple[tuple[str, str, str], ...] = ()  # (canonical argument, canonical method, result field)
+
+    def args_wanted(self, canonical_args: dict[str, Any]) -> list[tuple[str, str, str]]:
+        """Arguments this server requires that the call leaves to their default: read them first."""
+        return [a for a in self.args_from if a[0] not in canonical_args]
+
+    def answer_up(self, result: Any, canonical_args: dict[str, Any]) -> Any:
+        """The server's result read up, with what it did not repeat of the call filled in."""
+        result = self.result_up(result)
+        if self.from_call and isinstance(result, dict):
+            for field_name, arg in self.from_call:
+                if field_name not in result and arg in canonical_args:
+                    result[field_name] = canonical_args[arg]
+        return result
 
 
 @dataclass(frozen=True, slots=True)
@@ -183,7 +198,9 @@ def _compile_dialect(d: dict[str, Any], canonical: dict[str, CanonicalMethod], o
             result_down=result_down,
             fetches=fetches,
         )
-        outbound.setdefault(cname, Outbound(name, unsupported, down, result_up))
+        from_call = tuple(rules["result"]["from_call"].items()) if not unsupported else ()
+        args_from = tuple((a, f["method"], f["field"]) for a, f in rules["args_from"].items()) if not unsupported else ()
+        outbound.setdefault(cname, Outbound(name, unsupported, down, result_up, from_call, args_from))
     for cname, reason in d["cannot_serve"].items():  # refused when this dialect is the backend
         outbound[cname] = Outbound(cname, reason, identity, identity)
     for cname, method in canonical.items():  # a method and its deprecated alias: one backend method serves both
@@ -381,6 +398,9 @@ class PathRule:
 
 def _compile_result(rules: dict, shape: Any, objects: "_ObjectCompiler") -> tuple[Transform, Transform]:
     """(result_up, result_down) for one method's result."""
+    if rules.get("convert"):  # the whole result, by one converter
+        pair = CONVERTERS[rules["convert"]]
+        return pair.up, pair.down
     if isinstance(shape, dict):  # a wrapper object: the method's rules apply to it, children typed
         up = objects.object_fn(rules, shape, "up")
         down = objects.object_fn(rules, shape, "down")
@@ -389,6 +409,18 @@ def _compile_result(rules: dict, shape: Any, objects: "_ObjectCompiler") -> tupl
         top_up, top_down = objects.object_fn(rules, {}, "up"), objects.object_fn(rules, {}, "down")
         up = _compose(base_up, top_up)
         down = _compose(top_down, base_down)
+    extra, implied = frozenset(rules.get("extra", ())), tuple(rules.get("implied", {}).items())
+    if extra or implied:  # read up from this dialect's server: its own fields out, implicit ones in
+        read_up = up
+
+        def up(value: Any) -> Any:
+            value = read_up(value)
+            if isinstance(value, dict):
+                value = {k: v for k, v in value.items() if k not in extra}
+                for k, v in implied:
+                    value.setdefault(k, v)
+            return value
+
     field_name = rules.get("from_field")
     if field_name:
         inner_up, inner_down = up, down
@@ -430,11 +462,15 @@ class _ObjectCompiler:
 
     def object_fn(self, rules: dict, children: dict[str, Any], direction: str) -> Transform:
         child_fns = {}
+        rename_up = dict(rules.get("rename", {}))
+        within = {rename_up.get(f, f): r for f, r in rules.get("within", {}).items()}  # by canonical field
         for field_name, kind in children.items():
             fn = self.typed(kind, direction) if isinstance(kind, str) else self.object_fn({}, kind, direction)
+            if field_name in within:  # this method's own rules for that object, on its canonical side
+                extra = self.object_fn(within[field_name], {}, direction)
+                fn = _compose(extra, fn) if direction == "up" else _compose(fn, extra)
             if fn is not identity:
                 child_fns[field_name] = fn
-        rename_up = dict(rules.get("rename", {}))
         drop = frozenset(rules.get("drop", ()))
         keep = frozenset(rules["keep"]) if rules.get("keep") is not None else None
         fill = dict(rules.get("fill", {}))

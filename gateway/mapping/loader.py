@@ -106,6 +106,16 @@ def _check_dialect(path: Path, spec: dict[str, Any], canonical: dict[str, Any]) 
         for old, new in rules["aliases"].items():
             if new not in dialect_args:
                 raise MappingError(path, f"{where}.aliases.{old}", f"`{new}` is no argument of `{name}`")
+        for arg, source in rules["args_from"].items():
+            if arg not in known_args:
+                raise MappingError(path, f"{where}.args_from.{arg}", f"`{arg}` is no argument of `{canonical_name}`")
+            if source["method"] not in methods or methods[source["method"]]["args"] and any(
+                    s["kind"] == "required" for s in methods[source["method"]]["args"].values()):
+                raise MappingError(path, f"{where}.args_from.{arg}.method",
+                                   f"`{source['method']}` must be a canonical method callable without arguments")
+        for field, arg in rules["result"]["from_call"].items():
+            if arg not in known_args:
+                raise MappingError(path, f"{where}.result.from_call.{field}", f"`{arg}` is no argument of `{canonical_name}`")
         for fetch in rules["result"]["fetch"]:
             if fetch["method"] not in methods:
                 raise MappingError(path, f"{where}.result.fetch", f"`{fetch['method']}` is not in canonical.yaml")

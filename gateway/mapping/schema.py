@@ -144,8 +144,16 @@ class FetchSchema(_Strict):
 
 
 class ResultRulesSchema(ObjectRulesSchema):
+    convert = ConverterName()  # a converter for the whole result, where no field rule can say it; stands alone
+    # {this dialect's field: object rules}: more rules for the object in that field of this method's answer,
+    # besides its type's (1.x create_users_group answers the new group without its members)
+    within = fields.Dict(keys=fields.String(), values=fields.Nested(ObjectRulesSchema), load_default=dict)
     from_field = fields.String()  # the dialect's result is this canonical field's bare value
     fetch = fields.List(fields.Nested(FetchSchema), load_default=list)
+    # read up from this dialect's server (it is the backend):
+    extra = fields.List(fields.String(), load_default=list)  # its fields canonical answers lack: left out
+    implied = fields.Dict(keys=fields.String(), load_default=dict)  # canonical fields it leaves implicit: {field: value}
+    from_call = _renames()  # {canonical field: canonical argument}: the server did not repeat the call's value
 
 
 class PathSchema(_Strict):
@@ -158,6 +166,14 @@ class PathSchema(_Strict):
     inbound_only = fields.Boolean(load_default=False)  # accepted from callers; this dialect's server takes the path
     # read as two parts only when the call gives `parent`; else the name argument already holds the path
     only_with_parent = fields.Boolean(load_default=False)
+
+
+class ArgFromSchema(_Strict):
+    """A canonical argument this dialect's server requires where canonical lets it default (to the caller):
+    read from one more call to the same server before the call itself."""
+
+    method = fields.String(required=True)  # canonical method to call (without arguments)
+    field = fields.String(required=True)  # the field of its result that holds the value
 
 
 class MethodSchema(_Strict):
@@ -176,6 +192,7 @@ class MethodSchema(_Strict):
     paths = fields.Dict(keys=fields.String(), values=fields.Nested(PathSchema), load_default=dict)  # {canonical arg: parts}
     values = fields.Dict(keys=fields.String(), values=ConverterName(), load_default=dict)
     defaults = fields.Dict(keys=fields.String(), load_default=dict)  # sent to this backend when omitted
+    args_from = fields.Dict(keys=fields.String(), values=fields.Nested(ArgFromSchema), load_default=dict)
     result = fields.Nested(ResultRulesSchema, load_default=lambda: ResultRulesSchema().load({}))
 
     @validates_schema(pass_original=True)
@@ -184,6 +201,9 @@ class MethodSchema(_Strict):
             raise ValidationError("`alias_of` stands alone: the alias takes every rule of its target")
         if "unsupported" in original and set(original) - {"unsupported", "canonical", "about"}:
             raise ValidationError("an `unsupported` method takes no other rules")
+        result = original.get("result") or {}
+        if "convert" in result and set(result) - {"convert"}:
+            raise ValidationError("`convert` stands alone: the converter answers for the whole result", "result")
         both = set(data.get("absent", ())) & set(data.get("always", {}))
         if both:
             raise ValidationError(f"`{sorted(both)[0]}` is in `absent` and `always`: `always` alone says it", "always")

@@ -97,9 +97,10 @@ async def test_server_methods_answer_in_4x_shapes(rc4, rpc, data):
     assert set(ip) == {"server_ip_addr", "user_ips"} and ip == await rpc.direct_ok("get_ip", {})
     assert await rc4.ok("get_ip", {"userid": data["user"]}) == await rpc.direct_ok("get_ip", {"userid": data["user"]})
     assert await rc4.ok("show_ip", {}) == ip
-    info = await rc4.ok("get_server_info", {})
-    assert {"modules", "py_version", "platform", "rhodecode_version"} <= set(info) and "kallithea_version" not in info
-    assert info["rhodecode_version"] == "0.7.0"  # the server's own version, under the 4.x key
+    info = await rc4.ok("get_server_info", {})  # 4.22's sections, built from Kallithea's flat answer
+    assert {"rhodecode_app", "python", "platform", "py_modules"} <= set(info) and "kallithea_version" not in info
+    assert info["rhodecode_app"]["value"]["rhodecode_version"] == "0.7.0"  # the server's own version
+    assert all(set(section) == {"state", "human_value", "value"} for section in info.values())
     assert await rc4.ok("invalidate_cache", {"repoid": data["repo"]}) == {
         "msg": f"Cache for repository `{data['repo']}` was invalidated", "repository": data["repo"]}
     assert await rc4.ok("invalidate_cache", {"repoid": data["repo"], "delete_keys": False}) == {
