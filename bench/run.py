@@ -7,7 +7,8 @@ Measures, in one run on this machine:
   (c) rcgate in front of it (full translation, audit log on),
 with the same mix of calls in each dialect (bench/calls.py): throughput at a fixed
 concurrency, p50/p99 latency at concurrency 1 and under that load, (c)/(b) and (c)-(a);
-rcgate --workers 2 against one worker; rcgate's resident memory after 10 000 and
+rcgate with 50 route rules over two backends against (c); rcgate --workers 2 against
+one worker; rcgate's resident memory after 10 000 and
 200 000 calls; and a short end-to-end series against a real Kallithea 0.7.0 with
 rcgate's share of each call's time. Prints tables and whether each target is met.
 The numbers are reported, never asserted: the exit code is 0 whenever the bench ran.
@@ -206,6 +207,7 @@ class Bench:
         be_sut, be_sut_port = self.backend("backend-a", self.sut_cpus)
         be_drv, be_drv_port = self.backend("backend", self.drv_cpus)
         self.backend_url = f"http://127.0.0.1:{be_drv_port}"
+        self.backend_proc = be_drv
         proxy, px_port = self.bare_proxy("bare-proxy", self.backend_url, "aiohttp", self.sut_cpus)
         proxy2, px2_port = self.bare_proxy("bare-proxy-b2", self.backend_url, "rcgate", self.sut_cpus)
         rc, rc_port = self.rcgate("rcgate", self.backend_url, self.sut_cpus)
@@ -274,6 +276,45 @@ class Bench:
             for t in (trio if r % 2 == 0 else trio[::-1]):
                 t.load.append(self.wrk_run(t, a.concurrency, a.seconds))
                 log(f"  round {r + 1}: {t.key} {t.load[-1].result.rps:,.0f} req/s")
+
+    def routes(self) -> None:
+        """rcgate with 50 route rules over two backends beside the single-backend rcgate (c): what routing costs."""
+        a = self.args
+        log("routes: rcgate with 50 route rules over two backends, alternating with (c) ...")
+        be2, be2_port = self.backend("backend-second", self.drv_cpus)
+        config = self.work / "routes.yaml"
+        rules = [f'  - {{repo: "wave{i}/*", backend: second}}' for i in range(47)]
+        rules += ['  - {method: [create_repo, fork_repo], dialect: rhodecode1, backend: second}',
+                  '  - {repo: [r1, "lib/*"], backend: first}',  # the mix's repository: reached after 48 rules
+                  '  - {caller: bench, method: write, backend: second}',
+                  '  - {backend: first}']
+        config.write_text("\n".join([
+            f"mappings: {ROOT / 'mappings'}",
+            "backends:",
+            f'  first: {{url: "{self.backend_url}", dialect: kallithea}}',
+            f'  second: {{url: "http://127.0.0.1:{be2_port}", dialect: kallithea}}',
+            "callers:",
+            f'  bench: ["{"0" * 12}"]',
+            "routes:", *rules]) + "\n")
+        port = free_port()
+        proc = self.start("rcgate-routes", [self.rcgate_cmd, "serve", "--config", str(config), "--listen",
+                                            f"127.0.0.1:{port}", "--audit-log",
+                                            str(self.work / "rcgate-routes.audit.jsonl")], self.sut_cpus)
+        proc.wait_http(port, "/healthz", timeout=60)
+        self.r = Target("r", "(c50) rcgate, 50 routes, two backends", port, proc, [self.backend_proc, be2])
+        check_answers(port, self.r.title)
+        pair = [self.c, self.r]
+        self.routed = {"c": [], "r": [], "c1": [], "r1": []}
+        for t in pair:
+            self.wrk_run(t, a.concurrency, 2)
+        for r in range(a.rounds_routes):
+            for t in (pair if r % 2 == 0 else pair[::-1]):
+                run = self.wrk_run(t, a.concurrency, a.seconds)
+                self.routed[t.key].append(run)
+                self.routed[f"{t.key}1"].append(self.wrk_run(t, 1, a.seconds_c1))
+        self.procs.stop(proc)
+        self.procs.stop(be2)
+        self.route_us = in_process_route_cost(config)
 
     def profile(self) -> None:
         spy = Path(PY).parent / "py-spy"
@@ -503,6 +544,26 @@ class Bench:
         self.targets_met.append(_target(ratio >= 0.9, "throughput (c) >= 0.9 x (b), audit on", f"{ratio:.2f} x"))
         self.targets_met.append(_target(added <= 0.5, "added p50 latency at c=1 <= 0.5 ms over (a)", f"{added:+.3f} ms"))
 
+        if hasattr(self, "routed"):
+            rc_, rr = self.routed["c"], self.routed["r"]
+            us_c, us_r = median([x.server_us_per_call for x in rc_]), median([x.server_us_per_call for x in rr])
+            p_c, p_r = median([x.result.p50_ms for x in self.routed["c1"]]), median([x.result.p50_ms for x in self.routed["r1"]])
+            rps_c, rps_r = median([x.result.rps for x in rc_]), median([x.result.rps for x in rr])
+            per_round = ", ".join(f"{y.server_us_per_call - x.server_us_per_call:+.1f}" for x, y in zip(rc_, rr))
+            w("")
+            w(f"routes ({a.rounds_routes} alternating rounds, c={c} and c=1): (c) one backend vs (c50) 50 route rules "
+              "over two backends (the mix's repository matches rule 48)")
+            w(f"  (c)   {rps_c:9,.0f} req/s, {us_c:6.1f} us/call, c=1 p50 {p_c:.3f} ms")
+            w(f"  (c50) {rps_r:9,.0f} req/s, {us_r:6.1f} us/call, c=1 p50 {p_r:.3f} ms")
+            w(f"  added by routing: {us_r - us_c:+.1f} us of rcgate CPU per call (per round: {per_round}); "
+              f"c=1 p50 {(p_r - p_c) * 1000:+.0f} us")
+            routed_us, single_us = self.route_us
+            w(f"  the routing step alone, in-process on the mix: {routed_us:.2f} us per call with the 50 rules, "
+              f"{single_us:.2f} us with one backend ({routed_us - single_us:+.2f} us)")
+            self.targets_met.append(_target(routed_us - single_us <= 10, "50 route rules add <= 10 us per call",
+                                            f"{routed_us - single_us:+.2f} us in-process; {us_r - us_c:+.1f} us of "
+                                            f"CPU per call under load"))
+
         if hasattr(self, "mem"):
             first, n1, last, n2, secs, qmax = self.mem
             growth = (last - first) / first * 100 if first else float("nan")
@@ -591,6 +652,8 @@ class Bench:
             if not a.skip_memory:
                 self.memory()
             self.side_by_side()
+            if not a.skip_routes:
+                self.routes()
             if a.profile:
                 self.profile()
             self.audit_check()
@@ -630,6 +693,30 @@ class Bench:
                               f"{ok:,} with outcome ok")
 
 
+def in_process_route_cost(config_path: Path, repeat: int = 20_000) -> tuple[float, float]:
+    """(us per call with the 50 rules, us per call with one backend) of the routing step alone, on the mix:
+    gateway.app.choose_route and the listing check, timed in this process (the wrk figures are noisier)."""
+    from gateway import app as gw_app
+    from gateway.audit import key_fingerprint
+    from gateway.config import load_config
+
+    out = []
+    for config in (load_config(config_path), None):
+        snap = gw_app.build_snapshot(config) if config else gw_app.build_snapshot(
+            load_config(ROOT / "config.yaml").override(mappings=ROOT / "mappings"))
+        work = []
+        for _, path, body in calls.MIX:
+            dialect = snap.mappings.dialects[path.split("/")[1] if path.count("/") > 2 else
+                                             snap.detector.detect(body)]
+            work.append((dialect, body["method"], body["args"], key_fingerprint(calls.KEY)))
+        t0 = time.perf_counter()
+        for _ in range(repeat):
+            for dialect, method, args, fp in work:
+                gw_app.choose_route(snap, dialect, method, args, fp)
+        out.append((time.perf_counter() - t0) / (repeat * len(work)) * 1e6)
+    return out[0], out[1]
+
+
 @dataclass
 class KallitheaRow:
     """One row of the Kallithea series: medians in ms."""
@@ -661,7 +748,10 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--memory-timeout", type=float, default=180, help="give up the memory run after S seconds (default: %(default)s)")
     p.add_argument("--kallithea-calls", type=int, default=150,
                    help="rounds per row against Kallithea, one call each way (default: %(default)s)")
+    p.add_argument("--rounds-routes", type=int, default=4,
+                   help="alternating rounds of (c) and the 50-route rcgate (default: %(default)s)")
     p.add_argument("--skip-memory", action="store_true", help="no memory run")
+    p.add_argument("--skip-routes", action="store_true", help="no comparison with 50 route rules over two backends")
     p.add_argument("--skip-workers", action="store_true", help="no --workers comparison")
     p.add_argument("--skip-kallithea", action="store_true", help="no series against a real Kallithea")
     p.add_argument("--profile", action="store_true", help="also profile rcgate under load with py-spy and print a summary")
