@@ -44,6 +44,7 @@ class Inbound:
     to_canonical: Callable[..., dict[str, Any]]  # (args, strict=True); strict raises RpcError
     as_sent: Callable[[dict[str, Any]], dict[str, Any]]  # every argument, older spellings renamed (same dialect)
     accepted_args: frozenset[str]  # every argument name this dialect's callers may use here
+    required_args: tuple[str, ...]  # the arguments this dialect's server required, as this dialect names them
     arg_names: dict[str, str]  # canonical arg -> this dialect's name (for error texts)
     result_down: Transform
     fetches: tuple[Fetch, ...]
@@ -181,9 +182,9 @@ def _compile_dialect(d: dict[str, Any], canonical: dict[str, CanonicalMethod], o
         if unsupported:
             down = up = as_sent = identity
             result_down = result_up = identity
-            accepted = frozenset()
+            accepted, required = frozenset(), ()
         else:
-            up, down, as_sent, accepted = _compile_args(name, rules, method, envelope.unknown_args)
+            up, down, as_sent, accepted, required = _compile_args(name, rules, method, envelope.unknown_args)
             result_up, result_down = _compile_result(rules["result"], method.result, objects)
         fetches = tuple(Fetch(f["into"], f["method"], f["args"]) for f in rules["result"]["fetch"]) if not unsupported else ()
         inbound[name] = Inbound(
@@ -194,6 +195,7 @@ def _compile_dialect(d: dict[str, Any], canonical: dict[str, CanonicalMethod], o
             to_canonical=up,
             as_sent=as_sent,
             accepted_args=accepted,
+            required_args=required,
             arg_names={c: dn for dn, c in rules["args"].items()},
             result_down=result_down,
             fetches=fetches,
@@ -240,7 +242,7 @@ def _with_fetched_fields(entry: Inbound, inbound: dict[str, Inbound], rename: di
 
 
 def _compile_args(name: str, rules: dict, method: CanonicalMethod, unknown_policy: str):
-    """(to_canonical, args_down, as_sent, accepted names) for one method's arguments."""
+    """(to_canonical, args_down, as_sent, accepted names, required names) for one method's arguments."""
     rename_up = dict(rules["args"])  # dialect -> canonical
     rename_down = {c: dn for dn, c in rename_up.items()}
     aliases = dict(rules["aliases"])  # old spelling -> dialect name
@@ -341,7 +343,7 @@ def _compile_args(name: str, rules: dict, method: CanonicalMethod, unknown_polic
                     args[rule.canonical] = path
         return args
 
-    return to_canonical, args_down, as_sent, accepted_names
+    return to_canonical, args_down, as_sent, accepted_names, tuple(arg_name[a] for a in required)
 
 
 MISSING = object()
