@@ -79,6 +79,10 @@ class Snapshot:
     def clients(self) -> list[Backend]:
         return [t.client for t in self.targets.values()]
 
+    @property
+    def default_target(self) -> Target:
+        return self.targets[self.router.rules[-1].config.backend]
+
 
 def build_snapshot(config: Config) -> Snapshot:
     """Everything compiled and opened; a bad mapping, config or credential map raises here."""
@@ -178,12 +182,15 @@ async def serve_call(request: web.Request, forced_dialect: str | None) -> web.Re
     dialect = snap.dialect_for(forced_dialect)
     request_id: Any = None
     canonical_method = None
+    caller_key: Any = None
+    target: Target | None = None
     try:
         payload = envelope.decode(await _read_body(request), snap.config.max_json_depth)
         if snap.detects(forced_dialect):
             dialect = snap.mappings.dialects[snap.detector.detect(payload)]
         request_id = payload.get("id")
-        event["key"] = fingerprint = key_fingerprint(_first_key(payload, dialect))
+        caller_key = _first_key(payload, dialect)
+        event["key"] = fingerprint = key_fingerprint(caller_key)
         call = envelope.read_call(payload, dialect)
         event["method"] = call.method
         route = choose_route(snap, dialect, call.method, call.args, fingerprint)
@@ -203,6 +210,8 @@ async def serve_call(request: web.Request, forced_dialect: str | None) -> web.Re
         body = envelope.render(dialect, call.id, result=result, extra=extra)
         event["outcome"] = "ok"
     except RpcError as exc:
+        if exc.code in dialect.envelope.after_key and isinstance(caller_key, str) and caller_key:
+            exc = await key_first(gw, target or snap.default_target, caller_key, exc)  # its server checked it first
         text = exc.text if exc.text is not None else dialect.errors.render(exc.code, with_similar(exc, dialect))
         body = envelope.render(dialect, request_id if exc.echo_id else None, error=text)
         event.update(outcome="error", error_code=exc.code, error=_audit_text(exc, dialect))
@@ -308,7 +317,10 @@ async def _call_backend(gw: Gateway, snap: Snapshot, target: Target, dialect: Di
         return answer.result, answer.extra
     inbound, args = plan.inbound, plan.canonical_args
     if answer.error is not None:
-        raise translated_error(answer.error, backend, dialect, inbound)
+        error = translated_error(answer.error, backend, dialect, inbound)
+        if error.code == "internal_error" and plan.backend_method in backend.admin_only:
+            error = await _denied_or(gw, target, dialect, key, error)
+        raise error
     result = plan.outbound.answer_up(answer.result, args)
     for fetch in inbound.fetches:
         if isinstance(result, dict) and fetch.into not in result:
@@ -328,6 +340,38 @@ async def _send(gw: Gateway, target: Target, method: str, args: dict[str, Any], 
         raise RpcError("backend_unavailable", reason=str(exc)) from None
     finally:
         gw.metrics.observe_backend(target.name, time.perf_counter() - started)
+
+
+async def key_first(gw: Gateway, target: Target, key: str, refusal: RpcError) -> RpcError:
+    """The caller's own server would have refused a bad key before `refusal`: ask the backend (one cheap read
+    of the caller's own user) and answer the invalid-key error if the key is bad. Only on error paths."""
+    who = await _whoami(gw, target, key)
+    return RpcError("invalid_key") if who == "invalid_key" else refusal
+
+
+async def _denied_or(gw: Gateway, target: Target, caller: Dialect, key: str, error: RpcError) -> RpcError:
+    """A backend that answers a missing permission like a crash (Kallithea): a caller who is not a super-admin
+    gets `access_denied` in its own dialect's words, a real crash stays one."""
+    who = await _whoami(gw, target, key)
+    if isinstance(who, dict) and who.get("admin") is False and "access_denied" in caller.errors.templates:
+        return RpcError("access_denied", caller.errors.render("access_denied", {}))
+    return error
+
+
+async def _whoami(gw: Gateway, target: Target, key: str) -> Any:
+    """The caller's own user on this backend, "invalid_key" when the backend refuses the key, else None."""
+    outbound = target.dialect.outbound.get("get_user")
+    if outbound is None or outbound.unsupported:
+        return None
+    try:
+        answer = await _send(gw, target, outbound.method, outbound.args_down({}), key)
+    except RpcError as exc:  # a key the credential map refuses is a bad key; an unreachable backend says nothing
+        return "invalid_key" if exc.code == "invalid_key" else None
+    if answer.error is not None:
+        text = answer.error if isinstance(answer.error, str) else ""
+        parsed = target.dialect.errors.parse(text)
+        return "invalid_key" if parsed and parsed[0] == "invalid_key" else None
+    return outbound.result_up(answer.result)
 
 
 async def _args_first(gw: Gateway, target: Target, caller: Dialect, plan: CallPlan, key: str) -> dict[str, Any]:

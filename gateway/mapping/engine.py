@@ -88,6 +88,7 @@ class Envelope:
     falsy_id_success: str
     canonical_header: bool
     url_decodes_body: bool
+    after_key: frozenset[str]
 
 
 @dataclass
@@ -136,6 +137,7 @@ class Dialect:
     errors: ErrorCatalogue
     inbound: dict[str, Inbound]  # by this dialect's method name, aliases included
     outbound: dict[str, Outbound]  # by canonical method name
+    admin_only: frozenset[str] = frozenset()  # this dialect's methods its server allows super-admins only
 
 
 @dataclass
@@ -170,6 +172,7 @@ def _compile_dialect(d: dict[str, Any], canonical: dict[str, CanonicalMethod], o
         falsy_id_success=env["falsy_id_success"],
         canonical_header=env["canonical_header"],
         url_decodes_body=env["url_decodes_body"],
+        after_key=frozenset(env["after_key"]),
     )
     objects = _ObjectCompiler(d["objects"], object_tree)
     inbound: dict[str, Inbound] = {}
@@ -218,7 +221,8 @@ def _compile_dialect(d: dict[str, Any], canonical: dict[str, CanonicalMethod], o
     for name, rules in d["methods"].items():
         if "alias_of" in rules:
             inbound[name] = inbound[rules["alias_of"]]
-    return Dialect(d["dialect"], d.get("about", ""), envelope, ErrorCatalogue(d["errors"]), inbound, outbound)
+    return Dialect(d["dialect"], d.get("about", ""), envelope, ErrorCatalogue(d["errors"]), inbound, outbound,
+                   frozenset(d["admin_only"]))
 
 
 def _with_fetched_fields(entry: Inbound, inbound: dict[str, Inbound], rename: dict[str, str]) -> Inbound:

@@ -122,6 +122,9 @@ def _check_dialect(path: Path, spec: dict[str, Any], canonical: dict[str, Any]) 
     for obj in spec["objects"]:
         if obj not in objects:
             raise MappingError(path, f"objects.{obj}", "no such object type in canonical.yaml")
+    for name in spec["admin_only"]:
+        if name not in spec["methods"]:
+            raise MappingError(path, "admin_only", f"`{name}` is no method of this file")
     served = {r.get("canonical", n): n for n, r in spec["methods"].items() if "alias_of" not in r}
     for cname in spec["cannot_serve"]:
         if cname not in methods:

@@ -235,6 +235,11 @@ class EnvelopeSchema(_Strict):
     # this server URL-decodes the whole request body before parsing it (RhodeCode 1.x: `+` became a
     # space): as a backend, rcgate escapes `%` and `+` so that every value arrives as sent
     url_decodes_body = fields.Boolean(load_default=False)
+    # rcgate's own refusals (error ids) that this dialect's server gave only after it had accepted the
+    # key: on those, rcgate first asks the backend whether the key is good (one read), and a bad key
+    # gets the invalid-key error, as the server would have answered
+    after_key = fields.List(fields.String(validate=lambda v: v in ERROR_IDS or _fail(f"`{v}` is no error id")),
+                            load_default=list)
 
 
 def _fail(message: str) -> bool:
@@ -274,6 +279,9 @@ class DialectSchema(_Strict):
     # canonical methods this dialect's server cannot serve as a backend: {canonical method: reason};
     # its callers never had them (to them they do not exist, unlike a method declared `unsupported`)
     cannot_serve = fields.Dict(keys=fields.String(), values=fields.String(), load_default=dict)
+    # this dialect's methods its server allows a super-admin only; where the server says so ambiguously
+    # (Kallithea: "Internal server error"), rcgate asks who the caller is and answers `access_denied`
+    admin_only = fields.List(fields.String(), load_default=list)
 
     @validates_schema
     def _protocol_errors_present(self, data: dict, **kwargs: Any) -> None:

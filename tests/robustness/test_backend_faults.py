@@ -127,8 +127,8 @@ async def test_random_fault_storm_then_recovery(make_pair, faulty):
             await inject(faulty, mode)
         else:
             faulty.mode = "healthy"
-        answer = await pair.call("get_user", dialect=rng.choice(DIALECTS), id=i)
-        assert answer["id"] == i
+        answer = await pair.call("get_user", dialect=rng.choice(DIALECTS), id=i + 1)  # 0: a modern success is ""
+        assert answer["id"] == i + 1
         assert (answer["error"] is None) == (mode == "healthy"), (mode, answer)
         expected.append("ok" if mode == "healthy" else "error")
     faulty.mode = "healthy"
