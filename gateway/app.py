@@ -29,7 +29,7 @@ from typing import Any, Callable
 
 from aiohttp import web
 
-from . import envelope, listing
+from . import composed, envelope, listing
 from .audit import AuditLog, key_fingerprint
 from .backend import Backend, BackendUnavailable
 from .config import Config
@@ -308,8 +308,17 @@ async def _call_backend(gw: Gateway, snap: Snapshot, target: Target, dialect: Di
                         key: str) -> tuple[Any, dict[str, Any] | None]:
     backend = target.dialect
     backend_args = plan.backend_args
-    if plan.outbound is not None and plan.outbound.args_from:
-        backend_args = await _args_first(gw, target, dialect, plan, key)
+    if plan.outbound is not None:
+        steps = plan.inbound.before + plan.outbound.before  # what the caller's server did first; what this one needs
+        if steps:
+            send = _step_sender(gw, target, dialect, plan.inbound, key)
+            await composed.run_steps(steps, composed.Context(dict(plan.canonical_args)), send)
+        if plan.outbound.composed is not None:  # the backend lacks the method: its steps answer it
+            send = _step_sender(gw, target, dialect, plan.inbound, key)
+            result = await composed.answer(plan.outbound.composed, plan.canonical_args, send)
+            return plan.inbound.result_down(result), None
+        if plan.outbound.args_from:
+            backend_args = await _args_first(gw, target, dialect, plan, key)
     answer = await _send(gw, target, plan.backend_method, backend_args, key)
     if plan.outbound is None:  # same dialect both sides: the server's answer, untouched
         if answer.error is not None:
@@ -340,6 +349,19 @@ async def _send(gw: Gateway, target: Target, method: str, args: dict[str, Any], 
         raise RpcError("backend_unavailable", reason=str(exc)) from None
     finally:
         gw.metrics.observe_backend(target.name, time.perf_counter() - started)
+
+
+def _step_sender(gw: Gateway, target: Target, caller: Dialect, inbound: Inbound, key: str) -> composed.Send:
+    """Send one step of a composed call: translated for the backend, answered in canonical form."""
+
+    async def send(step, args: dict[str, Any]) -> Any:
+        outbound = target.dialect.outbound[step.call]
+        answer = await _send(gw, target, outbound.method, outbound.args_down(args), key)
+        if answer.error is not None:
+            raise translated_error(answer.error, target.dialect, caller, inbound)
+        return outbound.answer_up(answer.result, args)
+
+    return send
 
 
 async def key_first(gw: Gateway, target: Target, key: str, refusal: RpcError) -> RpcError:

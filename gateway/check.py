@@ -111,7 +111,7 @@ def check_mappings(directory: Path | str) -> Report:
         for name, spec in dialects.items():
             problems += lint_dialect(directory / f"{name}.yaml", spec, canonical)
     if canonical is not None and len(dialects) == len(DIALECTS):
-        problems += _unused_converters(dialects)
+        problems += _unused_converters(dialects, canonical)
 
     # The gateway's own loader must agree: anything it refuses is a problem too.
     mappings = None
@@ -349,9 +349,20 @@ def _reachable_objects(spec: dict[str, Any], canonical: dict[str, Any]) -> set[s
     return seen
 
 
-def _unused_converters(dialects: dict[str, dict[str, Any]]) -> list[Problem]:
-    used: set[str] = set()
+def _converters_in(template: Any) -> set[str]:
+    """Converters a composed call's templates name (`{convert: NAME, ...}` at any depth)."""
+    if isinstance(template, dict):
+        found = {template["convert"]} if isinstance(template.get("convert"), str) else set()
+        return found.union(*(_converters_in(v) for v in template.values()))
+    if isinstance(template, list):
+        return set().union(*(_converters_in(v) for v in template))
+    return set()
+
+
+def _unused_converters(dialects: dict[str, dict[str, Any]], canonical: dict[str, Any]) -> list[Problem]:
+    used: set[str] = _converters_in(canonical.get("composed", {}))
     for spec in dialects.values():
+        used |= _converters_in([r.get("before", []) for r in spec["methods"].values()])
         for rules in spec["methods"].values():
             used.update(rules.get("values", {}).values())
             used.update(rules.get("result", {}).get("values", {}).values())

@@ -84,9 +84,15 @@ def translate_request(
         plan = _app.plan_call(caller, target, call.method, copy.deepcopy(call.args))
         if plan.canonical_method is not None:
             out["canonical"] = {"method": plan.canonical_method, "args": plan.canonical_args}
-        if plan.outbound is not None:
-            _explain_args_down(ex, mappings, backend, entry, plan.canonical_method, plan.canonical_args)
         send_key_as = target.envelope.send_key_as
+        if plan.outbound is not None:
+            steps = _explain_steps(ex, mappings, caller, target, plan)
+            if plan.outbound.composed is None:
+                _explain_args_down(ex, mappings, backend, entry, plan.canonical_method, plan.canonical_args)
+                steps.append({"method": plan.backend_method, "args": plan.backend_args})
+            if len(steps) > 1 or plan.outbound.composed is not None:
+                out["backend_calls"] = [{"id": BACKEND_CALL_ID + i, send_key_as: REDACTED, **c}
+                                        for i, c in enumerate(steps)]
         out["backend_call"] = {"id": BACKEND_CALL_ID, send_key_as: REDACTED, "method": plan.backend_method,
                                "args": plan.backend_args}
         ex.add("key", ex.file(backend), "envelope.send_key_as", f"key sent to the backend as `{send_key_as}`")
@@ -96,6 +102,68 @@ def translate_request(
     except Exception as exc:  # as gateway.app: a bug still answers in the caller's dialect
         out["error"] = _caller_error(ex, caller, RpcError("internal_error"), request_id, note=type(exc).__name__)
     return out
+
+
+def _explain_steps(ex: "_Explain", mappings: Mappings, caller: Dialect, target: Dialect, plan: Any) -> list[dict]:
+    """Every backend call of a composed method, or of `before:` steps, with the arguments known offline
+    (a value that comes from an earlier step's answer is shown as its reference)."""
+    from .mapping.compose import OMITTED, Context
+
+    out: list[dict] = []
+    groups = [("before", caller.name, f"methods.{plan.inbound.name}.before", plan.inbound.before),
+              ("before", target.name, f"methods.{plan.outbound.method}.before", plan.outbound.before)]
+    comp = plan.outbound.composed
+    if comp is not None:
+        ex.add("composed", ex.file("canonical"), f"composed.{comp.method}",
+               f"{target.name} has no `{comp.method}`: answered with {', '.join(comp.calls)} ({comp.about})")
+        groups.append(("step", "canonical", f"composed.{comp.method}.steps", comp.steps))
+    ctx = Context(dict(plan.canonical_args))
+    names: set[str] = set()
+    for rule, file, key, steps in groups:
+        for i, step in enumerate(steps):
+            outbound = target.outbound.get(step.call)
+            method = outbound.method if outbound is not None else step.call
+            items = step.each(Context(ctx.args)) if step.each is not None else [OMITTED]
+            if step.each is not None and not items:
+                ex.add(rule, ex.file(file), f"{key}[{i}]", f"no backend call {method}: the path has no parent group")
+            for item in items:
+                here = Context(ctx.args, each=item)
+                shown = {}
+                for arg, raw in step.arg_spec.items():
+                    if _mentions(raw, names):
+                        shown[arg] = f"<{raw if isinstance(raw, str) else 'computed from an earlier answer'}>"
+                        continue
+                    try:
+                        value = step.args(here).get(arg, OMITTED)
+                    except Exception:  # a converter fed nothing offline
+                        value = OMITTED
+                    if value is not OMITTED:
+                        shown[arg] = value
+                if outbound is not None and not any(isinstance(v, str) and v.startswith("<") for v in shown.values()):
+                    try:
+                        shown = outbound.args_down(dict(shown))  # as the backend receives it
+                    except RpcError:
+                        pass
+                how = "when its condition holds" if step.when is not None else ""
+                ok = f"; only if {step.unless_found.call} {_short(step.unless_found.args(here))} fails" \
+                    if step.unless_found is not None else ""
+                ex.add(rule, ex.file(file), f"{key}[{i}]",
+                       f"backend call {method} {_short(shown)}{' ' + how if how else ''}{ok}"
+                       + (f" (answer kept as `{step.name}`)" if step.name else ""))
+                out.append({"method": method, "args": shown})
+            if step.name:
+                names.add(step.name)
+    return out
+
+
+def _mentions(raw: Any, names: set[str]) -> bool:
+    if isinstance(raw, str):
+        return any(raw.startswith(f"${n}") or f"{{${n}" in raw for n in names)
+    if isinstance(raw, dict):
+        return any(_mentions(v, names) for v in raw.values())
+    if isinstance(raw, list):
+        return any(_mentions(v, names) for v in raw)
+    return False
 
 
 def route_request(body: bytes | str, *, dialect: str, config: "Config", mappings: Mappings) -> dict[str, Any]:
@@ -414,6 +482,9 @@ def _backend_entry(mappings: Mappings, backend: str, canonical: str) -> str | No
 def _explain_backend_method(ex: _Explain, mappings: Mappings, backend: str, canonical: str) -> str | None:
     entry = _backend_entry(mappings, backend, canonical)
     file = ex.file(backend)
+    served = mappings.dialects[backend].outbound.get(canonical)
+    if served is not None and served.composed is not None:
+        return None  # answered by other methods: the steps are explained with the backend call
     if entry is None:
         ex.add("backend_method", file, "methods", f"no method of this file maps canonical `{canonical}`: refused")
         return None
@@ -619,7 +690,9 @@ def format_request(result: dict[str, Any], explain: bool = False) -> str:
         parts.append(f"route: backend `{r['backend']}` ({r['dialect']}), {r['why']}")
     if result["canonical"] is not None:
         parts.append("canonical call:\n" + _pretty(result["canonical"]))
-    if result["backend_call"] is not None:
+    if result.get("backend_calls"):
+        parts.append(f"backend calls ({result['backend']}), in order:\n" + _pretty(result["backend_calls"]))
+    elif result["backend_call"] is not None:
         parts.append(f"backend call ({result['backend']}):\n" + _pretty(result["backend_call"]))
     return _format_end(parts, result, explain)
 

@@ -265,3 +265,179 @@ def _section(value: Any, human: Any = None) -> dict[str, Any]:
 def _value(info: dict[str, Any], section: str) -> Any:
     part = info.get(section)
     return part.get("value") if isinstance(part, dict) else None
+
+
+# --------------------------------------------------------------------------- pull requests and commits
+# Used by the compositions of canonical.yaml (`composed:`): Kallithea's pull request and changeset
+# methods (canonical extensions, in Kallithea's shapes) and RhodeCode 4.x's answer for each other.
+# `up`: Kallithea's shape -> RhodeCode 4.x's; `down`: the other way.
+
+_REVIEW_ORDER = ("rejected", "under_review", "approved", "not_reviewed")
+
+
+@converter("kallithea_pull_request", "Kallithea pull request {pull_request_id, reviewers: [{username}], revisions, "
+                                    "owner, org_ref_parts, ...} <-> RC4 pull request {source, target, author, ...}")
+class _KallitheaPullRequest:
+    @staticmethod
+    def up(value: Any) -> Any:
+        if not isinstance(value, dict) or "revisions" not in value:
+            return value
+        statuses = {s.get("reviewer"): s.get("status") for s in value.get("statuses") or [] if isinstance(s, dict)}
+        reviewers = [{"reasons": [], "review_status": statuses.get(r.get("username"), "not_reviewed"),
+                      "user": {"username": r.get("username")}} for r in value.get("reviewers") or []]
+        url = value.get("url") or ""
+        target_repo = url.split("/pull-request/")[0].strip("/") if "/pull-request/" in url else None
+        return {
+            "pull_request_id": value.get("pull_request_id"),
+            "url": url,
+            "title": value.get("title"),
+            "description": value.get("description"),
+            "status": "closed" if value.get("status") == "closed" else "new",
+            "state": "created",
+            "created_on": value.get("created_on"),
+            "updated_on": value.get("updated_on"),
+            "commit_ids": list(value.get("revisions") or []),
+            "review_status": _overall_review(list(statuses.values())),
+            "mergeable": {"status": "not_available", "message": "not_available"},
+            "source": _ref_side(value.get("org_ref_parts"), value.get("org_repo_url"), None),
+            "target": _ref_side(value.get("other_ref_parts"), None, target_repo),
+            "merge": None,
+            "author": {"username": value.get("owner")},
+            "reviewers": reviewers,
+        }
+
+    @staticmethod
+    def down(value: Any, comments: Any = None) -> Any:
+        if not isinstance(value, dict) or "commit_ids" not in value:
+            return value
+        reviewers = [r for r in value.get("reviewers") or [] if isinstance(r, dict)]
+        source, target = value.get("source") or {}, value.get("target") or {}
+        return {
+            "pull_request_id": value.get("pull_request_id"),
+            "url": value.get("url"),
+            "reviewers": [{"username": (r.get("user") or {}).get("username")} for r in reviewers],
+            "revisions": list(value.get("commit_ids") or []),
+            "owner": (value.get("author") or {}).get("username"),
+            "title": value.get("title"),
+            "description": value.get("description"),
+            "org_repo_url": source.get("clone_url"),
+            "org_ref_parts": _ref_parts(source.get("reference")),
+            "other_ref_parts": _ref_parts(target.get("reference")),
+            "status": "closed" if value.get("status") == "closed" else "new",
+            "comments": [{"comment_id": c.get("comment_id"), "username": (c.get("comment_author") or {}).get("username"),
+                          "text": c.get("comment_text")} for c in comments or [] if isinstance(c, dict)],
+            "statuses": [{"status": r.get("review_status"), "modified_at": None,
+                          "reviewer": (r.get("user") or {}).get("username")}
+                         for r in reviewers if r.get("review_status") not in (None, "not_reviewed")],
+            "created_on": value.get("created_on"),
+            "updated_on": value.get("updated_on"),
+        }
+
+
+def _overall_review(statuses: list[Any]) -> str:
+    for status in _REVIEW_ORDER:
+        if status in statuses and (status != "approved" or all(s == "approved" for s in statuses)):
+            return status
+    return "not_reviewed"
+
+
+def _ref_side(parts: Any, clone_url: Any, repository: Any) -> dict[str, Any]:
+    kind, name, commit = (list(parts) + [None, None, None])[:3] if isinstance(parts, list) else (None, None, None)
+    if repository is None and isinstance(clone_url, str):
+        repository = clone_url.split("://", 1)[-1].split("/", 1)[-1] or None
+    return {"clone_url": clone_url, "repository": repository,
+            "reference": {"name": name, "type": kind, "commit_id": commit}}
+
+
+def _ref_parts(reference: Any) -> list[Any]:
+    ref = reference if isinstance(reference, dict) else {}
+    return [ref.get("type"), ref.get("name"), ref.get("commit_id")]
+
+
+@converter("kallithea_repo_pull_requests", "Kallithea get_repo(with_pullrequests) -> RC4 get_pull_requests of one "
+                                          "status (`new` and `open` are Kallithea's `new`; any other status: none)")
+class _KallitheaRepoPullRequests:
+    @staticmethod
+    def up(value: Any, status: Any = "new") -> Any:
+        prs = value.get("pull_requests") if isinstance(value, dict) else None
+        if not isinstance(prs, list):
+            return []
+        wanted = {"new": "new", "open": "new", "closed": "closed"}.get(status)
+        return [_KallitheaPullRequest.up(p) for p in prs if isinstance(p, dict) and p.get("status") == wanted]
+
+    @staticmethod
+    def down(value: Any) -> Any:
+        return value
+
+
+@converter("kallithea_changesets", "Kallithea changesets {raw_id, short_id, revision, message, date, author} <-> "
+                                  "RC4 commits (+ branch, parents, diff); with `limit` (up) or Kallithea's "
+                                  "end/branch/date/reverse/max_revisions filters (down)")
+class _KallitheaChangesets:
+    @staticmethod
+    def up(value: Any, limit: Any = None) -> Any:
+        if not isinstance(value, list):
+            return value
+        commits = [{**{k: c.get(k) for k in ("raw_id", "short_id", "revision", "message", "date", "author")},
+                    "branch": c.get("branch"), "parents": [], "diff": []} for c in value if isinstance(c, dict)]
+        return commits[:limit] if isinstance(limit, int) and not isinstance(limit, bool) and limit >= 0 else commits
+
+    @staticmethod
+    def down(value: Any, end: Any = None, start_date: Any = None, end_date: Any = None, branch_name: Any = None,
+             reverse: Any = False, max_revisions: Any = None) -> Any:
+        if not isinstance(value, list):
+            return value
+        out = []
+        for c in value:
+            if not isinstance(c, dict):
+                continue
+            if branch_name and c.get("branch") != branch_name:
+                continue
+            date = c.get("date") or ""
+            if (start_date and date < start_date) or (end_date and date > end_date):
+                continue
+            out.append({k: c.get(k) for k in ("short_id", "raw_id", "revision", "message", "date", "author")})
+            if end is not None and end in (c.get("raw_id"), c.get("short_id"), str(c.get("revision"))):
+                break
+        if isinstance(max_revisions, int) and not isinstance(max_revisions, bool) and max_revisions >= 0:
+            out = out[-max_revisions:] if max_revisions else []
+        return out[::-1] if reverse else out
+
+
+@converter("usernames_not_in", "the usernames of a list (strings, {username} or {user: {username}} items) that "
+                               "`others` lacks: the reviewers to add or remove")
+class _UsernamesNotIn:
+    @staticmethod
+    def up(value: Any, others: Any = None) -> Any:
+        mine = _usernames(value)
+        theirs = set(_usernames(others))
+        return [u for u in mine if u not in theirs]
+
+    down = up
+
+
+def _usernames(value: Any) -> list[str]:
+    out = []
+    for item in value if isinstance(value, list) else [value] if value is not None else []:
+        if isinstance(item, dict):
+            item = item.get("username") or (item.get("user") or {}).get("username")
+        if isinstance(item, str) and item not in out:
+            out.append(item)
+    return out
+
+
+@converter("reviewers_edited", "RC4 reviewers after Kallithea's edit_reviewers(add, remove): the new list of "
+                               "{username} (up), or Kallithea's answer {added, already_present, removed} (down)")
+class _ReviewersEdited:
+    @staticmethod
+    def up(value: Any, add: Any = None, remove: Any = None) -> Any:
+        removed = set(_usernames(remove))
+        current = [u for u in _usernames(value) if u not in removed]
+        return [{"username": u} for u in current + [u for u in _usernames(add) if u not in current]]
+
+    @staticmethod
+    def down(value: Any, add: Any = None, remove: Any = None) -> Any:
+        current = set(_usernames(value))
+        wanted = _usernames(add)
+        return {"added": [u for u in wanted if u not in current], "already_present": [u for u in wanted if u in current],
+                "removed": _usernames(remove)}

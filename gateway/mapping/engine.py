@@ -13,6 +13,7 @@ from typing import Any, Callable
 
 from ..canonical import CanonicalMethod, build_canonical
 from ..errors import RpcError
+from .compose import Composition, Step, compile_composition, compile_steps
 from .converters import CONVERTERS
 from .loader import MappingSpec
 
@@ -48,6 +49,7 @@ class Inbound:
     arg_names: dict[str, str]  # canonical arg -> this dialect's name (for error texts)
     result_down: Transform
     fetches: tuple[Fetch, ...]
+    before: tuple[Step, ...] = ()  # calls this dialect's server made itself first (1.x: the parents of a new repo)
 
 
 @dataclass(frozen=True, slots=True)
@@ -60,6 +62,8 @@ class Outbound:
     result_up: Transform
     from_call: tuple[tuple[str, str], ...] = ()  # (canonical result field, canonical argument) the server left out
     args_from: tuple[tuple[str, str, str], ...] = ()  # (canonical argument, canonical method, result field)
+    composed: Composition | None = None  # answered by other methods of this server (canonical `composed:`)
+    before: tuple[Step, ...] = ()  # calls this server needs first to do what canonical says
 
     def args_wanted(self, canonical_args: dict[str, Any]) -> list[tuple[str, str, str]]:
         """Arguments this server requires that the call leaves to their default: read them first."""
@@ -154,11 +158,14 @@ class Mappings:
 
 def compile_mappings(spec: MappingSpec) -> Mappings:
     canonical = build_canonical(spec.canonical)
-    dialects = {name: _compile_dialect(d, canonical, spec.canonical["objects"]) for name, d in spec.dialects.items()}
+    compositions = {m: compile_composition(m, c, set(canonical[m].args)) for m, c in spec.canonical["composed"].items()}
+    dialects = {name: _compile_dialect(d, canonical, spec.canonical["objects"], compositions)
+                for name, d in spec.dialects.items()}
     return Mappings(canonical, dialects, spec)
 
 
-def _compile_dialect(d: dict[str, Any], canonical: dict[str, CanonicalMethod], object_tree: dict) -> Dialect:
+def _compile_dialect(d: dict[str, Any], canonical: dict[str, CanonicalMethod], object_tree: dict,
+                     compositions: dict[str, Composition]) -> Dialect:
     env = d["envelope"]
     envelope = Envelope(
         key_fields=tuple(env["key_fields"]),
@@ -205,15 +212,17 @@ def _compile_dialect(d: dict[str, Any], canonical: dict[str, CanonicalMethod], o
         )
         from_call = tuple(rules["result"]["from_call"].items()) if not unsupported else ()
         args_from = tuple((a, f["method"], f["field"]) for a, f in rules["args_from"].items()) if not unsupported else ()
-        outbound.setdefault(cname, Outbound(name, unsupported, down, result_up, from_call, args_from))
+        before = compile_steps(rules["before"], set(method.args), f"methods.{name}.before") if not unsupported else ()
+        inbound[name] = replace(inbound[name], before=before)
+        outbound.setdefault(cname, Outbound(name, unsupported, down, result_up, from_call, args_from, None, before))
     for cname, reason in d["cannot_serve"].items():  # refused when this dialect is the backend
         outbound[cname] = Outbound(cname, reason, identity, identity)
-    for cname, method in canonical.items():  # a method and its deprecated alias: one backend method serves both
-        twin = method.same_as
-        if twin is not None:
-            for a, b in ((cname, twin), (twin, cname)):
-                if (a not in outbound or outbound[a].unsupported) and b in outbound and not outbound[b].unsupported:
-                    outbound[a] = outbound[b]
+    _serve_twins(outbound, canonical)  # a method and its deprecated alias: one backend method serves both
+    for cname, comp in compositions.items():  # what this server lacks but can do with the methods it has
+        if (cname not in outbound or outbound[cname].unsupported) and _can_compose(comp, outbound):
+            outbound[cname] = Outbound("+".join(dict.fromkeys(outbound[c].method for c in comp.calls)), None,
+                                       _honoured_by(comp, canonical[cname]), identity, composed=comp)
+    _serve_twins(outbound, canonical)  # ... also where a composition serves one of them
     for name in list(inbound):  # fetched fields come down as their own method's result
         entry = inbound[name]
         if entry.fetches:
@@ -223,6 +232,45 @@ def _compile_dialect(d: dict[str, Any], canonical: dict[str, CanonicalMethod], o
             inbound[name] = inbound[rules["alias_of"]]
     return Dialect(d["dialect"], d.get("about", ""), envelope, ErrorCatalogue(d["errors"]), inbound, outbound,
                    frozenset(d["admin_only"]))
+
+
+def _can_compose(comp: Composition, outbound: dict[str, Outbound]) -> bool:
+    """Every step's method is served here as such, and takes the step's fixed arguments (RhodeCode 1.x's
+    get_repo has no `with_pullrequests`: no pull requests composed from it)."""
+    for step in comp.steps:
+        served = outbound.get(step.call)
+        if served is None or served.unsupported or served.composed is not None:
+            return False
+        fixed = {k: v for k, v in step.arg_spec.items() if not (isinstance(v, str) and "$" in v) and not isinstance(v, dict)}
+        try:
+            served.args_down(fixed)
+        except RpcError:
+            return False
+    return True
+
+
+def _serve_twins(outbound: dict[str, Outbound], canonical: dict[str, CanonicalMethod]) -> None:
+    for cname, method in canonical.items():
+        twin = method.same_as
+        if twin is not None:
+            for a, b in ((cname, twin), (twin, cname)):
+                if (a not in outbound or outbound[a].unsupported) and b in outbound and not outbound[b].unsupported:
+                    outbound[a] = outbound[b]
+
+
+def _honoured_by(comp: Composition, method: CanonicalMethod) -> Callable[[dict[str, Any]], dict[str, Any]]:
+    """A composed call's arguments pass as they are; one it cannot honour (`takes:`) is refused, unless it
+    is at its canonical default: rcgate never drops what a caller asked for."""
+    takes = comp.takes
+
+    def check(args: dict[str, Any]) -> dict[str, Any]:
+        if takes is not None:
+            for arg, value in args.items():
+                if arg not in takes and not (arg in method.defaults and value == method.defaults[arg]):
+                    raise RpcError("unsupported_arg", arg=arg, method=method.name)
+        return args
+
+    return check
 
 
 def _with_fetched_fields(entry: Inbound, inbound: dict[str, Inbound], rename: dict[str, str]) -> Inbound:

@@ -36,6 +36,7 @@ class MappingSpec:
 def load_mappings(directory: Path | str) -> MappingSpec:
     directory = Path(directory)
     canonical = _load(directory / "canonical.yaml", CanonicalSchema())
+    _check_composed(directory / "canonical.yaml", canonical)
     dialects = {}
     for name in DIALECTS:
         path = directory / f"{name}.yaml"
@@ -79,6 +80,37 @@ def _first_error(messages: Any, prefix: str = "") -> tuple[str, str]:
     return prefix or "-", str(messages)
 
 
+def _check_composed(path: Path, canonical: dict[str, Any]) -> None:
+    """Compositions name canonical methods and compile (references, converters)."""
+    from .compose import TemplateError, compile_composition
+
+    methods = canonical["methods"]
+    for name, spec in canonical["composed"].items():
+        if name not in methods:
+            raise MappingError(path, f"composed.{name}", "no such method in `methods:`")
+        _check_steps(path, f"composed.{name}.steps", spec["steps"], methods)
+        for arg in spec.get("takes") or ():
+            if arg not in methods[name]["args"]:
+                raise MappingError(path, f"composed.{name}.takes", f"`{arg}` is no argument of `{name}`")
+        try:
+            compile_composition(name, spec, set(methods[name]["args"]))
+        except TemplateError as exc:
+            raise MappingError(path, exc.where, exc.message) from None
+
+
+def _check_steps(path: Path, where: str, steps: list[dict], methods: dict[str, Any]) -> None:
+    from .compose import TemplateError, compile_steps
+
+    for i, step in enumerate(steps):
+        for key, call in (("call", step["call"]), ("unless_found.call", (step.get("unless_found") or {}).get("call"))):
+            if call is not None and call not in methods:
+                raise MappingError(path, f"{where}[{i}].{key}", f"`{call}` is not in canonical.yaml")
+    try:
+        compile_steps(steps, set(), where)
+    except TemplateError as exc:
+        raise MappingError(path, exc.where, exc.message) from None
+
+
 def _check_dialect(path: Path, spec: dict[str, Any], canonical: dict[str, Any]) -> None:
     """Cross-file rules: every name a dialect file uses must exist where it points."""
     methods = canonical["methods"]
@@ -113,6 +145,7 @@ def _check_dialect(path: Path, spec: dict[str, Any], canonical: dict[str, Any]) 
                     s["kind"] == "required" for s in methods[source["method"]]["args"].values()):
                 raise MappingError(path, f"{where}.args_from.{arg}.method",
                                    f"`{source['method']}` must be a canonical method callable without arguments")
+        _check_steps(path, f"{where}.before", rules["before"], methods)
         for field, arg in rules["result"]["from_call"].items():
             if arg not in known_args:
                 raise MappingError(path, f"{where}.result.from_call.{field}", f"`{arg}` is no argument of `{canonical_name}`")

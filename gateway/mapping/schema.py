@@ -66,6 +66,36 @@ class CanonicalMethodSchema(_Strict):
                         validate=validate.Length(equal=1))
 
 
+# --------------------------------------------------------------------------- composed calls
+# A step is one canonical call made on the backend. Its `args` are a template: a string `$name` is the
+# call's canonical argument `name` (left out when the call left it out), `$step.field.sub` a field of an
+# earlier step's answer (by its `as`), `$each` the item of `each`; `{convert: C, value: T, with: {...}}`
+# computes a value with a converter; anything else is taken as written.
+
+
+class CheckSchema(_Strict):
+    call = fields.String(required=True)  # a canonical read
+    args = fields.Dict(keys=fields.String(), load_default=dict)  # template
+
+
+class StepSchema(_Strict):
+    call = fields.String(required=True)  # canonical method
+    args = fields.Dict(keys=fields.String(), load_default=dict)  # template
+    as_ = fields.String(data_key="as")  # name of its answer, for later steps and the result
+    when = fields.Raw()  # template: the step runs only when this is truthy
+    each = fields.String()  # `parents($path)`: the step runs once per parent path, `$each` being it
+    unless_found = fields.Nested(CheckSchema)  # a read first: the step is made only where it fails (missing)
+
+
+class ComposedSchema(_Strict):
+    """A canonical method answered, where a backend lacks it, by other canonical methods it has."""
+
+    about = fields.String()
+    takes = fields.List(fields.String())  # the arguments it can honour; any other (not at its default) is refused
+    steps = fields.List(fields.Nested(StepSchema), required=True, validate=validate.Length(min=1))
+    result = fields.Raw(required=True)  # template of the canonical answer, e.g. {convert: C, value: $step}
+
+
 class CanonicalSchema(_Strict):
     about = fields.String()
     objects = fields.Dict(
@@ -74,6 +104,7 @@ class CanonicalSchema(_Strict):
         load_default=dict,
     )
     methods = fields.Dict(keys=fields.String(), values=fields.Nested(CanonicalMethodSchema), required=True)
+    composed = fields.Dict(keys=fields.String(), values=fields.Nested(ComposedSchema), load_default=dict)
 
     @validates_schema
     def _shapes_name_known_objects(self, data: dict, **kwargs: Any) -> None:
@@ -193,6 +224,9 @@ class MethodSchema(_Strict):
     values = fields.Dict(keys=fields.String(), values=ConverterName(), load_default=dict)
     defaults = fields.Dict(keys=fields.String(), load_default=dict)  # sent to this backend when omitted
     args_from = fields.Dict(keys=fields.String(), values=fields.Nested(ArgFromSchema), load_default=dict)
+    # canonical calls made on the backend before this one: what this dialect's server did itself (1.x
+    # create_repo created the missing parent groups), or what it needs to behave as canonical says
+    before = fields.List(fields.Nested(StepSchema), load_default=list)
     result = fields.Nested(ResultRulesSchema, load_default=lambda: ResultRulesSchema().load({}))
 
     @validates_schema(pass_original=True)

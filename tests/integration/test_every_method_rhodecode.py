@@ -1,8 +1,9 @@
 """Every documented modern RhodeCode (4.x) method, end to end through rcgate in front of the real
 Kallithea 0.7.0 (callers send `auth_token`).
 
-Methods Kallithea can serve must answer in the 4.x shapes (FACTS.md §5, §6; seed 000); the 21 it
-cannot must be refused with the reason given in mappings/kallithea.yaml. Every call goes through
+Methods Kallithea can serve, itself or composed of its own methods (canonical.yaml `composed:`), must
+answer in the 4.x shapes (RhodeCode CE 4.22's recorded answers); the 27 it cannot must be refused with
+the reason given in mappings/kallithea.yaml. Every call goes through
 `DialectCalls.call`, which records the method; the last test checks the recorded set against the
 rhodecode list of mappings/documented.yaml.
 """
@@ -342,8 +343,6 @@ async def test_gist_methods_answer_in_4x_shapes(rc4, rpc):
 # --------------------------------------------------------------- refused: Kallithea cannot serve
 REFUSED = {
     "strip": {"repoid": "$repo", "revision": "$raw_id", "branch": "default"},
-    "lock": {"repoid": "$repo", "locked": True},
-    "get_locks": {},
     "get_license_info": {},
     "set_license_key": {"key": "LICENSE-KEY"},
     "grant_user_permission_to_user_group": {"usergroupid": "$group", "userid": "$user", "perm": "usergroup.read"},
@@ -351,21 +350,13 @@ REFUSED = {
     "grant_user_group_permission_to_user_group": {"usergroupid": "$group", "sourceusergroupid": "$group",
                                                   "perm": "usergroup.read"},
     "revoke_user_group_permission_from_user_group": {"usergroupid": "$group", "sourceusergroupid": "$group"},
-    "get_pull_request": {"repoid": "$repo", "pullrequestid": 1},
-    "get_pull_requests": {"repoid": "$repo"},
     "merge_pull_request": {"repoid": "$repo", "pullrequestid": 1},
-    "close_pull_request": {"repoid": "$repo", "pullrequestid": 1},
-    "comment_pull_request": {"repoid": "$repo", "pullrequestid": 1, "message": "hi"},
     "create_pull_request": {"source_repo": "$repo", "target_repo": "$repo", "source_ref": "branch:default:tip",
                             "target_ref": "branch:default:tip", "title": "t"},
-    "update_pull_request": {"repoid": "$repo", "pullrequestid": 1, "title": "t"},
-    "get_repo_changesets": {"repoid": "$repo", "start_rev": "$raw_id", "limit": 10},
     "add_field_to_repo": {"repoid": "$repo", "key": "k"},
     "remove_field_from_repo": {"repoid": "$repo", "key": "k"},
     "comment_commit": {"repoid": "$repo", "commit_id": "$raw_id", "message": "m"},
     "changeset_comment": {"repoid": "$repo", "revision": "$raw_id", "message": "m"},
-    "get_pull_request_comments": {"pullrequestid": 1},
-    "get_user_locks": {},
     "maintenance": {"repoid": "$repo"},
     "cleanup_sessions": {},
     "get_audit_logs": {"query": "repo.add"},
@@ -378,6 +369,7 @@ REFUSED = {
     "set_repo_settings": {"repoid": "$repo", "settings": {"hooks_changegroup_push_logger": True}},
     "get_repo_comments": {"repoid": "$repo"},
     "get_comment": {"comment_id": 1},
+    "get_pull_request_comments": {"pullrequestid": 1},
     "edit_comment": {"comment_id": 1, "message": "m", "version": 0},
 }
 
@@ -393,9 +385,30 @@ async def test_methods_kallithea_cannot_serve_are_refused_with_the_reason(rc4, r
 
 
 def test_refused_set_is_what_kallithea_cannot_serve():
-    refused = {m for m in documented(RC4) if "unsupported" in KALLITHEA_RULES.get(m, {})}
+    from gateway.mapping.engine import compile_mappings
+    from gateway.mapping.loader import load_mappings
+
+    dialects = compile_mappings(load_mappings(REPO_ROOT / "mappings")).dialects
+    refused = {m for m in documented(RC4) if (o := dialects["kallithea"].outbound.get(m)) is None or o.unsupported}
     assert refused == set(REFUSED)
-    assert len(documented(RC4)) - len(refused) == 43  # served live by the tests above
+    assert len(documented(RC4)) - len(refused) == 52  # served live by the tests above
+
+
+# ------------------------------------------------------------------------ composed on Kallithea
+async def test_composed_methods_answer_in_4x_shapes(rc4, rpc, data):
+    """Methods Kallithea lacks, answered with the ones it has (canonical.yaml `composed:`; more in test_composed.py)."""
+    commits = await rc4.ok("get_repo_changesets", {"repoid": data["repo"], "start_rev": data["raw_id"], "limit": 10})
+    assert [c["raw_id"] for c in commits] == [data["raw_id"]]
+    assert CHANGESET_CORE <= set(commits[0]) <= recorded422.keys("get_repo_changesets", "[]")
+    assert await rc4.ok("get_pull_requests", {"repoid": data["repo"]}) == []  # none on this Kallithea
+    for method, args in (("get_pull_request", {"pullrequestid": 424242}),
+                         ("comment_pull_request", {"pullrequestid": 424242, "message": "hi"}),
+                         ("close_pull_request", {"pullrequestid": 424242}),
+                         ("update_pull_request", {"pullrequestid": 424242, "reviewers": []})):
+        assert await rc4.error(method, args) == "pull request `424242` does not exist", method
+    state = await rc4.ok("lock", {"repoid": data["repo"]})
+    assert state["locked"] is False and set(state) == recorded422.keys("lock")
+    assert await rc4.ok("get_user_locks", {}) == [] and await rc4.ok("get_locks", {}) == []
 
 
 # ------------------------------------------------------------------------------ completeness

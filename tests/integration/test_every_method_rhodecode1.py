@@ -250,27 +250,26 @@ async def test_create_gist_answers_msg_and_gist(rc1, rpc):
 
 
 # ------------------------------------------------------------------------- refused: no locking
-REFUSED = {
-    "lock": {"repoid": "$repo", "locked": True},
-    "get_locks": {},
-}
+async def test_locks_on_a_server_that_never_locks(rc1, rpc, data):
+    """Kallithea removed locking in 0.5 (canonical.yaml `composed:`): the state of a lock is answered (never
+    locked), setting one is refused, and nobody holds a lock."""
+    state = await rc1.ok("lock", {"repoid": data["repo"]})
+    assert set(state) == {"repo", "locked", "locked_since", "locked_by", "msg"}  # the RC 1.7 object
+    assert state["locked"] is False and state["repo"] == data["repo"]
+    assert await rc1.error("lock", {"repoid": data["repo"], "locked": True}) == (
+        "Argument `locked` of `lock` is not supported by the server behind this gateway")
+    assert await rc1.ok("get_locks", {}) == []
+    assert (await rpc.direct("lock", {"repoid": data["repo"]}))["error"] == "No such method: lock"  # Kallithea itself
 
 
-@pytest.mark.parametrize("method", sorted(REFUSED))
-async def test_methods_kallithea_cannot_serve_are_refused_with_the_reason(rc1, rpc, data, method):
-    args = {k: data[v[1:]] if isinstance(v, str) and v.startswith("$") else v for k, v in REFUSED[method].items()}
-    reason = KALLITHEA_RULES[method]["unsupported"]
-    answer = await rc1.call(method, args, id="refused")
-    assert answer == {"id": "refused", "result": None,
-                      "error": f"Method `{method}` is not supported by the server behind this gateway: {reason}"}
-    assert reason == "repository locking was removed in Kallithea 0.5"
-    # Kallithea itself does not know the method: the refusal came from rcgate, in 1.x words
-    assert (await rpc.direct(method, args))["error"] == f"No such method: {method}"
+def test_every_1x_method_is_served_by_kallithea():
+    from gateway.mapping.engine import compile_mappings
+    from gateway.mapping.loader import load_mappings
 
-
-def test_refused_set_is_what_kallithea_cannot_serve():
-    refused = {m for m in documented(RC1) if "unsupported" in KALLITHEA_RULES.get(m, {})}
-    assert refused == set(REFUSED)
+    dialects = compile_mappings(load_mappings(REPO_ROOT / "mappings")).dialects
+    refused = [m for m in documented(RC1) if (o := dialects["kallithea"].outbound.get(
+        dialects[RC1].inbound[m].canonical)) is None or o.unsupported]
+    assert refused == []
 
 
 # ------------------------------------------------------------------------------ completeness

@@ -70,8 +70,9 @@ async def test_with_a_good_key_the_refusal_stands(on_kallithea, kallithea):
         "No such method: no_such_method")
     assert (await on_kallithea.gw("get_repo", {}, dialect="rhodecode1", key=key, id=7))["error"] == (
         "Missing non optional `repoid` arg in JSON DATA")
-    assert (await on_kallithea.gw("lock", {"repoid": "x"}, dialect="rhodecode1", key=key, id=7))["error"].startswith(
-        "Method `lock` is not supported by the server behind this gateway")
+    assert (await on_kallithea.gw("lock", {"repoid": "x", "locked": True}, dialect="rhodecode1", key=key,
+                                  id=7))["error"] == ("Argument `locked` of `lock` is not supported by the server "
+                                                      "behind this gateway")
 
 
 async def test_a_modern_caller_hears_of_the_method_before_the_key(on_kallithea):

@@ -70,8 +70,9 @@ def test_table_says_where_each_call_goes():
     row = rows["rhodecode1"]["get_users_group"]
     assert (row.status, row.canonical) == ("mapped", "get_user_group")
     assert row.backends["kallithea"].text == "get_user_group"
-    lock = rows["rhodecode1"]["lock"].backends["kallithea"]
-    assert lock.method is None and "locking was removed" in lock.reason
+    strip = rows["rhodecode"]["strip"].backends["kallithea"]
+    assert strip.method is None and "no API method to strip" in strip.reason
+    assert rows["rhodecode1"]["lock"].backends["kallithea"].method == "get_repo"  # composed: the state, never locked
     assert rows["rhodecode1"]["add_user_users_group"].alias_of == "add_user_to_users_group"
     assert rows["rhodecode"]["get_repo_changeset"].backends["kallithea"].method == "get_changeset"
 

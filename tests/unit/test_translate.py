@@ -104,10 +104,27 @@ def test_missing_argument_uses_the_callers_name(mappings):
 
 
 def test_unsupported_on_the_backend(mappings):
-    r = translate.translate_request(request("lock", repoid="r"), dialect="rhodecode1", backend="kallithea", mappings=mappings)
-    assert r["canonical"] == {"method": "lock", "args": {"repoid": "r"}}  # the call was read, the backend refuses it
-    assert r["error"]["code"] == "unsupported" and "locking was removed" in r["error"]["text"]
-    assert f"{MAPPINGS}/kallithea.yaml: methods.lock.unsupported" in where(r)
+    r = translate.translate_request(request("strip", repoid="r", revision="a", branch="b"), dialect="rhodecode",
+                                    backend="kallithea", mappings=mappings)
+    assert r["canonical"] == {"method": "strip", "args": {"repoid": "r", "revision": "a", "branch": "b"}}
+    assert r["error"]["code"] == "unsupported" and "no API method to strip" in r["error"]["text"]
+    assert f"{MAPPINGS}/kallithea.yaml: methods.strip.unsupported" in where(r)
+
+
+def test_a_composed_call_lists_every_backend_call(mappings):
+    r = translate.translate_request(request("lock", repoid="r"), dialect="rhodecode1", backend="kallithea",
+                                    mappings=mappings)  # Kallithea has no locking: the state is read with get_repo
+    assert r["ok"] and [c["method"] for c in r["backend_calls"]] == ["get_repo"]
+    assert f"{MAPPINGS}/canonical.yaml: composed.lock" in where(r)
+    refused = translate.translate_request(request("lock", repoid="r", locked=True), dialect="rhodecode1",
+                                          backend="kallithea", mappings=mappings)
+    assert refused["error"]["code"] == "unsupported_arg" and refused["error"]["body"]["error"] == (
+        "Argument `locked` of `lock` is not supported by the server behind this gateway")
+    nested = translate.translate_request(request("create_repo", repo_name="a/b/r", repo_type="hg"),
+                                         dialect="rhodecode1", backend="kallithea", mappings=mappings)
+    assert [(c["method"], c["args"]) for c in nested["backend_calls"]] == [
+        ("create_repo_group", {"group_name": "a"}), ("create_repo_group", {"group_name": "b", "parent": "a"}),
+        ("create_repo", {"repo_name": "a/b/r", "repo_type": "hg"})]
 
 
 def test_absent_argument_with_a_non_default_value_is_refused(mappings):
