@@ -309,10 +309,10 @@ async def _call_backend(gw: Gateway, snap: Snapshot, target: Target, dialect: Di
     backend = target.dialect
     backend_args = plan.backend_args
     if plan.outbound is not None:
-        steps = plan.inbound.before + plan.outbound.before  # what the caller's server did first; what this one needs
-        if steps:
+        if plan.inbound.before or plan.outbound.before:  # what the caller's server did first; what this one needs
             send = _step_sender(gw, target, dialect, plan.inbound, key)
-            await composed.run_steps(steps, composed.Context(dict(plan.canonical_args)), send)
+            await composed.run_steps(plan.inbound.before + plan.outbound.before,
+                                     composed.Context(dict(plan.canonical_args)), send)
         if plan.outbound.composed is not None:  # the backend lacks the method: its steps answer it
             send = _step_sender(gw, target, dialect, plan.inbound, key)
             result = await composed.answer(plan.outbound.composed, plan.canonical_args, send)

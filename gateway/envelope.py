@@ -84,6 +84,7 @@ def read_call(payload: dict[str, Any], dialect: Dialect) -> Call:
 
 
 _USUAL_ORDER = ("id", "result", "error")
+_ERROR_FIRST = ("error", "id", "result")  # Python 2 servers' order (RhodeCode 1.7, 4.x)
 EMPTY_STRING = b'""'
 
 
@@ -94,6 +95,8 @@ def render(dialect: Dialect, request_id: Any, result: Any = None, error: Any = N
         return EMPTY_STRING  # RhodeCode 4.x builds the envelope only for a truthy id
     if env.key_order == _USUAL_ORDER and not extra:
         body = {"id": request_id, "result": result, "error": error}
+    elif env.key_order == _ERROR_FIRST and not extra:
+        body = {"error": error, "id": request_id, "result": result}
     else:  # the server's own key order; keys a same-dialect backend added (4.x DEPRECATION_WARNING) follow `error`
         values = {"id": request_id, "result": result, "error": error}
         body = {}
