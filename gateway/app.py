@@ -288,8 +288,8 @@ def plan_call(caller: Dialect, backend: Dialect, method: str, args: dict[str, An
 
 def find_inbound(dialect: Dialect, method: str) -> Inbound:
     inbound = dialect.inbound.get(method)
-    if inbound is None:
-        raise RpcError("unknown_method", method=method)
+    if inbound is None:  # Python 2 servers stumbled on a non-ASCII name before looking it up
+        raise RpcError("unknown_method" if method.isascii() else "method_not_ascii", method=method)
     if inbound.unsupported:
         raise RpcError("unsupported", method=method, reason=inbound.unsupported)
     return inbound
@@ -480,7 +480,7 @@ def flatten_error(error: Any) -> str:
 def with_similar(exc: RpcError, dialect: Dialect) -> dict[str, Any]:
     """Modern RhodeCode lists methods that share a word with an unknown one."""
     method = exc.params.get("method")
-    if exc.code not in ("unknown_method", "method_not_allowed") or not isinstance(method, str):
+    if exc.code not in ("unknown_method", "method_not_allowed", "method_not_ascii") or not isinstance(method, str):
         return exc.params
     parts = {p for p in method.split("_") if p}
     similar = sorted(m for m in dialect.inbound if parts & set(m.split("_")))

@@ -6,7 +6,6 @@ checked, and what `id` an error carries. Every failure is an `RpcError`.
 """
 from __future__ import annotations
 
-import json
 from dataclasses import dataclass
 from typing import Any
 
@@ -67,7 +66,7 @@ def read_call(payload: dict[str, Any], dialect: Dialect) -> Call:
             key = payload[name]
             break
     if key is None:
-        if not any(name in payload for name in env.key_fields):
+        if env.empty_key == "missing" or not any(name in payload for name in env.key_fields):
             raise RpcError("missing_key", echo_id=env.id_when_key_missing == "echo")
     for name in env.required:
         if name not in payload:
@@ -75,12 +74,38 @@ def read_call(payload: dict[str, Any], dialect: Dialect) -> Call:
     if not isinstance(key, str) or not key:
         raise RpcError("invalid_key")  # never forwarded: a call without a usable key stays here
     method = payload["method"]
-    if not isinstance(method, str):  # quoted back, keys and passwords in it redacted (it reaches the audit)
-        raise RpcError("unknown_method", method=json.dumps(redact(method, DEFAULT_SECRET_FIELDS)))
+    if not isinstance(method, str):  # the servers stumble on it, each in its own words; quoted back redacted
+        shown = redact(method, DEFAULT_SECRET_FIELDS)
+        raise RpcError("method_not_string", pytype=_PY_TYPES.get(type(method), type(method).__name__),
+                       pyrepr=py2_str(shown))
     if method.startswith("_"):
         raise RpcError("method_not_allowed", method=method)
     args = payload["args"]
     return Call(request_id, key, method, args if isinstance(args, dict) else {})
+
+
+_PY_TYPES = {type(None): "NoneType"}
+
+
+def py2_str(value: Any) -> str:
+    """`str(value)` as Python 2 prints a parsed JSON value (RhodeCode 4.x quotes a bad method so)."""
+    if isinstance(value, (str, int)) and not isinstance(value, bool):
+        return str(value)
+    return _py2_repr(value)  # a container prints its items' repr (a dict's order was Python 2's hash order)
+
+
+def _py2_repr(value: Any) -> str:
+    if isinstance(value, str):
+        return "u" + ascii(value)  # Python 2 parses JSON strings as unicode: u'...', non-ASCII escaped
+    if isinstance(value, bool) or value is None:
+        return repr(value)
+    if isinstance(value, int):
+        return repr(value) + ("L" if not -2**63 <= value < 2**63 else "")  # a long, inside a container
+    if isinstance(value, list):
+        return "[" + ", ".join(_py2_repr(v) for v in value) + "]"
+    if isinstance(value, dict):
+        return "{" + ", ".join(f"{_py2_repr(k)}: {_py2_repr(v)}" for k, v in value.items()) + "}"
+    return repr(value)
 
 
 _USUAL_ORDER = ("id", "result", "error")

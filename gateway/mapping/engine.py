@@ -90,6 +90,7 @@ class Envelope:
     unknown_methods: str
     key_order: tuple[str, ...]
     falsy_id_success: str
+    empty_key: str
     canonical_header: bool
     url_decodes_body: bool
     after_key: frozenset[str]
@@ -103,8 +104,9 @@ class ErrorCatalogue:
     _patterns: list[tuple[str, re.Pattern[str]]] = field(default_factory=list)
 
     def __post_init__(self) -> None:
-        by_literal_length = sorted(self.templates.items(), key=lambda kv: -len(_PLACEHOLDER.sub("", kv[1])))
-        self._patterns = [(code, _template_regex(t)) for code, t in by_literal_length]
+        readable = ((c, t) for c, t in self.templates.items() if c not in _NEVER_FROM_A_BACKEND)
+        by_literal_length = sorted(readable, key=lambda kv: -len(_PLACEHOLDER.sub("", kv[1])))
+        self._patterns = [(code, template_regex(t)) for code, t in by_literal_length]
 
     def render(self, code: str, params: dict[str, Any]) -> str:
         template = self.templates.get(code) or self.templates["internal_error"]
@@ -119,9 +121,12 @@ class ErrorCatalogue:
 
 
 _PLACEHOLDER = re.compile(r"\{(\w+)\}")
+# refusals for a method name no backend is ever sent: a backend's text is never one of them (and 4.x's
+# "No such method: {pyrepr}. Similar methods: none" would otherwise swallow every "no such method")
+_NEVER_FROM_A_BACKEND = frozenset({"method_not_string", "method_not_ascii"})
 
 
-def _template_regex(template: str) -> re.Pattern[str]:
+def template_regex(template: str) -> re.Pattern[str]:
     parts, last, seen = [], 0, set()
     for m in _PLACEHOLDER.finditer(template):
         parts.append(re.escape(template[last : m.start()]))
@@ -177,6 +182,7 @@ def _compile_dialect(d: dict[str, Any], canonical: dict[str, CanonicalMethod], o
         unknown_methods=env["unknown_methods"],
         key_order=tuple(env["key_order"]),
         falsy_id_success=env["falsy_id_success"],
+        empty_key=env["empty_key"],
         canonical_header=env["canonical_header"],
         url_decodes_body=env["url_decodes_body"],
         after_key=frozenset(env["after_key"]),

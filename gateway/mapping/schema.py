@@ -264,6 +264,8 @@ class EnvelopeSchema(_Strict):
         load_default=lambda: ["id", "result", "error"],
     )
     # a successful answer to a falsy id (0, "", null, false): the usual envelope, or the bare JSON string ""
+    # a key field present but empty or null: the invalid-key error (1.x, Kallithea), or as if missing (4.x)
+    empty_key = fields.String(validate=validate.OneOf(["invalid", "missing"]), load_default="invalid")
     falsy_id_success = fields.String(validate=validate.OneOf(["envelope", "empty_string"]), load_default="envelope")
     canonical_header = fields.Boolean(load_default=False)  # answer with X-Rcgate-Canonical-Method
     # this server URL-decodes the whole request body before parsing it (RhodeCode 1.x: `+` became a
@@ -291,7 +293,9 @@ ERROR_IDS = {
     "missing_field": "a required top-level field is missing ({field})",
     "invalid_key": "the key was refused",
     "method_not_allowed": "method name starts with `_`",
+    "method_not_string": "the method is not a string ({pytype}: its Python type, {pyrepr}: as Python 2 prints it)",
     "unknown_method": "no such method ({method})",
+    "method_not_ascii": "no such method, and its name is not ASCII ({method})",
     "missing_arg": "a required argument is missing ({arg})",
     "unknown_args": "arguments the method does not take ({args})",
     "unsupported": "the method cannot be served ({method}, {reason})",

@@ -149,6 +149,52 @@ def test_cannot_serve_refuses_with_the_reason(d):
     assert error.code == "unsupported" and "does not list branches and tags" in error.params["reason"]
 
 
+# ------------------------------------------------------------------ envelope: empty keys, odd methods
+
+
+def test_empty_key_is_a_bad_key_or_no_key_as_the_dialect_says(d):
+    call = {"id": 1, "method": "get_user", "args": {}}
+    assert refused(envelope.read_call, {**call, "api_key": ""}, d["kallithea"]).code == "invalid_key"
+    assert refused(envelope.read_call, {**call, "api_key": None}, d["rhodecode1"]).code == "invalid_key"
+    assert refused(envelope.read_call, {**call, "auth_token": ""}, d["rhodecode"]).code == "missing_key"
+    assert refused(envelope.read_call, {**call, "auth_token": None}, d["rhodecode"]).code == "missing_key"
+    # 4.x: `api_key or auth_token`, the first non-empty one
+    assert envelope.read_call({**call, "api_key": "", "auth_token": "k"}, d["rhodecode"]).key == "k"
+
+
+@pytest.mark.parametrize("method, pytype, pyrepr", [
+    (None, "NoneType", "None"),
+    (True, "bool", "True"),
+    (5, "int", "5"),
+    (2**70, "int", str(2**70)),
+    (1.5, "float", "1.5"),
+    (["get_user", 2**70, None, False], "list", "[u'get_user', 1180591620717411303424L, None, False]"),
+    ({"a": "\u00fc"}, "dict", "{u'a': u'\\xfc'}"),
+])
+def test_a_method_that_is_no_string_is_quoted_as_the_servers_did(d, method, pytype, pyrepr):
+    error = refused(envelope.read_call, {"id": 1, "api_key": "k", "method": method, "args": {}}, d["kallithea"])
+    assert (error.code, error.params["pytype"], error.params["pyrepr"]) == ("method_not_string", pytype, pyrepr)
+    assert d["kallithea"].errors.render(error.code, error.params) == f"'{pytype}' object has no attribute 'startswith'"
+    assert d["rhodecode"].errors.render(error.code, error.params) == f"No such method: {pyrepr}. Similar methods: none"
+
+
+def test_a_secret_inside_a_method_object_is_not_quoted_back(d):
+    error = refused(envelope.read_call, {"id": 1, "api_key": "k", "method": {"api_key": "s3cret"}, "args": {}},
+                    d["rhodecode"])
+    assert "s3cret" not in error.params["pyrepr"]
+
+
+def test_a_non_ascii_method_is_refused_in_the_words_of_a_python_2_server(d):
+    error = refused(plan_call, d["rhodecode1"], d["kallithea"], "get_\u00fcser", {})
+    assert error.code == "method_not_ascii"
+    assert d["rhodecode1"].errors.render(error.code, error.params) == "Problem decoding unicode in requested method name."
+    assert d["kallithea"].errors.render(error.code, error.params) == "No such method: get_\u00fcser"
+    assert refused(plan_call, d["rhodecode1"], d["kallithea"], "get_usr", {}).code == "unknown_method"
+    # and a modern backend's "No such method" still reads as one, whatever the similar names
+    assert d["rhodecode"].errors.parse("No such method: x. Similar methods: none") == (
+        "unknown_method", {"method": "x", "similar": "none"})
+
+
 # ------------------------------------------------------------------ envelope: key order, falsy ids
 
 
