@@ -332,8 +332,16 @@ async def _call_backend(gw: Gateway, snap: Snapshot, target: Target, dialect: Di
         raise error
     result = plan.outbound.answer_up(answer.result, args)
     for fetch in inbound.fetches:
-        if isinstance(result, dict) and fetch.into not in result:
-            result[fetch.into] = await _fetch(gw, target, fetch.method, {a: args.get(b) for a, b in fetch.args.items()}, key)
+        if fetch.each is not None:  # one read per item, side by side; a failed read leaves its item as it was
+            items = fetch.items(result)
+            values = await asyncio.gather(*(_fetch(gw, target, fetch.method, {a: item.get(b) for a, b in fetch.args.items()},
+                                                   key) for item in items))
+            for item, value in zip(items, values):
+                if value is not None:
+                    item[fetch.into] = fetch.fetched(value)
+        elif isinstance(result, dict) and fetch.into not in result:
+            value = await _fetch(gw, target, fetch.method, {a: args[b] for a, b in fetch.args.items() if b in args}, key)
+            result[fetch.into] = None if value is None else fetch.fetched(value)
     return inbound.result_down(result), None
 
 

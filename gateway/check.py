@@ -316,7 +316,7 @@ def _lint_fetches(name: str, rules: dict, cname: str, cmethods: dict, problem) -
         for arg, source in fetch["args"].items():
             if arg not in target["args"]:
                 problem(f"{where}.args.{arg}", f"`{arg}` is no argument of `{fetch['method']}`")
-            if source not in cmethods[cname]["args"]:
+            if "each" not in fetch and source not in cmethods[cname]["args"]:  # with `each`: a field of the item
                 problem(f"{where}.args.{arg}", f"`{source}` is no argument of `{cname}`")
         for arg, spec in target["args"].items():
             if spec["kind"] == "required" and arg not in fetch["args"]:
@@ -368,8 +368,11 @@ def _unused_converters(dialects: dict[str, dict[str, Any]], canonical: dict[str,
             used.update(rules.get("result", {}).get("values", {}).values())
             if rules.get("result", {}).get("convert"):
                 used.add(rules["result"]["convert"])
+            used.update(f["convert"] for f in rules.get("result", {}).get("fetch", []) if f.get("convert"))
         for rules in spec["objects"].values():
             used.update(rules.get("values", {}).values())
+            if rules.get("convert"):
+                used.add(rules["convert"])
     return [
         Problem(CONVERTERS_FILE, name, "converter used by no mapping file: remove it or name it in a rule")
         for name in sorted(set(CONVERTERS) - used)

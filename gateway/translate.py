@@ -273,8 +273,22 @@ def translate_response(
         canonical = outbound.result_up(copy.deepcopy(result))
         _explain_result(ex, mappings, backend, entry, inbound.canonical, result, "up")
         for i, fetch in enumerate(inbound.fetches):
-            if isinstance(canonical, dict) and fetch.into not in canonical:
-                canonical[fetch.into] = _offline_fetch(mappings, target, fetch.method, fetched)
+            if fetch.each is not None:  # one read per item
+                items = fetch.items(canonical)
+                value = _offline_fetch(mappings, target, fetch.method, fetched)
+                for item in items:
+                    if value is not None:
+                        item[fetch.into] = fetch.fetched(copy.deepcopy(value))
+                where = " and ".join(f"`{k}` is {_short(v)}" for k, v in fetch.where) or "every item"
+                args = ", ".join(f"{a}=<the item's `{b}`>" for a, b in fetch.args.items())
+                done = ("taken from `fetched` (the same answer for each)" if value is not None
+                        else "not performed offline: left as it is, as when that read fails")
+                ex.add("fetch", ex.file(caller.name), f"methods.{_primary(mappings, caller.name, method)}.result.fetch[{i}]",
+                       f"`{fetch.each}[].{fetch.into}` where {where}: {len(items)} backend call(s) {fetch.method}({args}),"
+                       f" at most {fetch.at_most}; {done}")
+            elif isinstance(canonical, dict) and fetch.into not in canonical:
+                value = _offline_fetch(mappings, target, fetch.method, fetched)
+                canonical[fetch.into] = None if value is None else fetch.fetched(value)
                 args = ", ".join(f"{a}=<the call's `{b}`>" for a, b in fetch.args.items())
                 done = "taken from `fetched`" if fetched and fetch.method in fetched else "not performed offline: null, as when that read fails"
                 primary = _primary(mappings, caller.name, method)
@@ -652,6 +666,8 @@ def _explain_fetched_down(ex: _Explain, mappings: Mappings, dialect: str, primar
         return
     rename = mappings.spec.dialects[dialect]["methods"][primary]["result"]["rename"]
     for fetch in fetches:
+        if fetch.each is not None:  # comes down inside each item, by the item's object type
+            continue
         entry = None
         for name, rules in mappings.spec.dialects[dialect]["methods"].items():
             if "alias_of" not in rules and rules.get("canonical", name) == fetch.method:

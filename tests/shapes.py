@@ -55,16 +55,34 @@ def foreign(value: Any, references: Iterable[Any], path: str = "") -> list[str]:
 
 
 def missing(value: Any, reference: Any, path: str = "") -> list[str]:
-    """Keys the reference has (at every depth) that `value` lacks."""
-    if isinstance(reference, dict) and isinstance(value, dict):
+    """Keys the reference has (at every depth) that `value` lacks; in lists, the keys every reference
+    item has, looked for in every item of `value`."""
+    return _missing(value, [reference], path)
+
+
+def missing_from(value: Any, references: Iterable[Any]) -> list[str]:
+    """Keys every one of several references has (at every depth) that `value` lacks."""
+    return _missing(value, list(references), "")
+
+
+def _missing(value: Any, refs: list[Any], path: str) -> list[str]:
+    refs = [r for r in refs if r is not None]
+    if value is None or not refs or path.endswith(MAPS):
+        return []
+    if isinstance(value, dict):
+        dict_refs = [r for r in refs if isinstance(r, dict)]
+        if not dict_refs:
+            return []
+        everywhere = [k for k in dict_refs[0] if all(k in r for r in dict_refs)]
         out = []
-        for key, item in reference.items():
+        for key in everywhere:
             where = f"{path}.{key}" if path else key
             if key not in value:
                 out.append(where)
             else:
-                out += missing(value[key], item, where)
+                out += _missing(value[key], [r[key] for r in dict_refs], where)
         return out
-    if isinstance(reference, list) and isinstance(value, list) and reference and value:
-        return sorted(set(missing(value[0], reference[0], f"{path}[]")))
+    if isinstance(value, list):
+        items = [i for r in refs if isinstance(r, list) for i in r]
+        return sorted({p for item in value for p in _missing(item, items, f"{path}[]")})
     return []

@@ -18,7 +18,7 @@ from .converters import CONVERTERS
 OMITTED: Any = type("Omitted", (), {"__repr__": lambda self: "<omitted>", "__bool__": lambda self: False})()
 _REF = re.compile(r"^\$([A-Za-z_]\w*)((?:\.\w+)*)(\??)$")  # $name, $step.field, with `?`: null when omitted
 _IN_TEXT = re.compile(r"\{(\$[A-Za-z_]\w*(?:\.\w+)*)\}")  # "Updated pull request `{$pullrequestid}`"
-_OPERATORS = {"first", "any", "all", "not"}
+_OPERATORS = {"first", "any", "all", "not", "if"}
 
 
 @dataclass
@@ -37,7 +37,8 @@ def compile_template(value: Any, names: set[str], where: str) -> Template:
     `$name` / `$step.field`: a value (left out where the call or the step did not give it; with a
     trailing `?`, null instead); "text {$ref} text": a string; {convert: C, value: T, with: {...}}: a
     converter; {first: [T, ...]}: the first value given and not null; {any: [...]}, {all: [...]},
-    {not: T}: truth values; anything else: itself."""
+    {not: T}: truth values; {if: [CONDITION, THEN, ELSE]}: THEN where CONDITION is true, else ELSE;
+    anything else: itself."""
     if isinstance(value, str) and value.startswith("$"):
         m = _REF.match(value)
         if not m:
@@ -107,6 +108,11 @@ def _compile_operator(spec: dict, names: set[str], where: str) -> Template:
     if not isinstance(arg, list):
         raise TemplateError(f"{where}.{op}", "takes a list")
     items = [compile_template(v, names, f"{where}.{op}[{i}]") for i, v in enumerate(arg)]
+    if op == "if":
+        if len(items) != 3:
+            raise TemplateError(f"{where}.if", "takes [condition, then, else]")
+        condition, then, otherwise = items
+        return lambda ctx: then(ctx) if _truthy(condition(ctx)) else otherwise(ctx)
     if op == "first":
         def first(ctx: Context) -> Any:
             for f in items:

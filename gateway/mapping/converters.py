@@ -121,8 +121,26 @@ class _OneToken:
 
     @staticmethod
     def down(value: Any) -> Any:
-        # 4.22 lists a user's feed token before the API token it was created with
-        return value[-1] if isinstance(value, list) and value and isinstance(value[-1], str) else value
+        # 4.22 lists a user's feed token before the API token it was created with; a user without
+        # tokens (4.22's `default`) had a key on 1.x that no backend knows: null
+        if isinstance(value, list) and not value:
+            return None
+        return value[-1] if isinstance(value, list) and isinstance(value[-1], str) else value
+
+
+@converter("ip_addrs", "a user's IP addresses: get_ip's answer {user_ips: [{ip_addr, ip_range}]} -> "
+                       "[ip_addr, ...], as a user object lists them (a `fetch:` reads it up)")
+class _IpAddrs:
+    @staticmethod
+    def up(value: Any) -> Any:
+        ips = value.get("user_ips") if isinstance(value, dict) else None
+        if not isinstance(ips, list):
+            return None
+        return [i.get("ip_addr") for i in ips if isinstance(i, dict)]
+
+    @staticmethod
+    def down(value: Any) -> Any:
+        return value
 
 
 @converter("rc1_members", "RhodeCode 1.x get_repo `members`: whole user / users-group objects with `type` and "
@@ -142,12 +160,14 @@ class _Rc1Members:
 
 
 def _rc1_member_down(entry: dict[str, Any]) -> dict[str, Any]:
-    # the name goes where 1.x kept it: `username` of a user object, `group_name` of a users group
+    # the name goes where 1.x kept it: `username` of a user object, `group_name` of a users group;
+    # the whole object, where a `fetch:` read it (`user` / `user_group`), is the member itself
     if "name" not in entry:
         return entry
-    out = {k: v for k, v in entry.items() if k != "name"}
+    out = {k: v for k, v in entry.items() if k not in ("name", "user", "user_group")}
     out["username" if entry.get("type") == "user" else "group_name"] = entry["name"]
-    return out
+    whole = entry.get("user") if entry.get("type") == "user" else entry.get("user_group")
+    return {**whole, **out} if isinstance(whole, dict) else out
 
 
 def _rc1_member_up(member: dict[str, Any]) -> dict[str, Any]:
@@ -370,9 +390,37 @@ class _KallitheaRepoPullRequests:
         return value
 
 
+_FILE_OPS = (("added", "A"), ("changed", "M"), ("removed", "D"))
+
+
+@converter("kallithea_file_lists", "a changeset's changed files: Kallithea's `added`, `changed`, `removed` "
+                                   "(paths) <-> RC4's `diff` entries ({filename, op: A/M/D, ...}, details=extended)")
+class _KallitheaFileLists:
+    @staticmethod
+    def up(value: Any) -> Any:
+        if not isinstance(value, dict) or not any(isinstance(value.get(k), list) for k, _ in _FILE_OPS):
+            return value
+        out = {k: v for k, v in value.items() if k not in ("added", "changed", "removed")}
+        out["diff"] = [{"filename": path, "op": op, "stats": {"added": None, "deleted": None, "binary": None},
+                        "raw_diff": None, "old_revision": None, "new_revision": None}
+                       for key, op in _FILE_OPS for path in (value.get(key) or []) if isinstance(path, str)]
+        return out
+
+    @staticmethod
+    def down(value: Any) -> Any:
+        diff = value.get("diff") if isinstance(value, dict) else None
+        if not isinstance(diff, list) or "added" in value:  # Kallithea's callers ask with details=extended
+            return value
+        entries = [d for d in diff if isinstance(d, dict)]
+        out = dict(value)
+        for key, op in _FILE_OPS:
+            out[key] = [d.get("filename") for d in entries if d.get("op") == op]
+        return out
+
+
 @converter("kallithea_changesets", "Kallithea changesets {raw_id, short_id, revision, message, date, author} <-> "
                                   "RC4 commits (+ branch, parents, diff); with `limit` (up) or Kallithea's "
-                                  "end/branch/date/reverse/max_revisions filters (down)")
+                                  "end/branch/date/reverse/with_file_list/max_revisions filters (down)")
 class _KallitheaChangesets:
     @staticmethod
     def up(value: Any, limit: Any = None) -> Any:
@@ -384,7 +432,7 @@ class _KallitheaChangesets:
 
     @staticmethod
     def down(value: Any, end: Any = None, start_date: Any = None, end_date: Any = None, branch_name: Any = None,
-             reverse: Any = False, max_revisions: Any = None) -> Any:
+             reverse: Any = False, with_file_list: Any = False, max_revisions: Any = None) -> Any:
         if not isinstance(value, list):
             return value
         out = []
@@ -396,7 +444,8 @@ class _KallitheaChangesets:
             date = c.get("date") or ""
             if (start_date and date < start_date) or (end_date and date > end_date):
                 continue
-            out.append({k: c.get(k) for k in ("short_id", "raw_id", "revision", "message", "date", "author")})
+            kept = ("short_id", "raw_id", "revision", "message", "date", "author") + (("diff",) if with_file_list else ())
+            out.append({k: c.get(k) for k in kept})  # `diff` becomes the file lists as a Kallithea changeset
             if end is not None and end in (c.get("raw_id"), c.get("short_id"), str(c.get("revision"))):
                 break
         if isinstance(max_revisions, int) and not isinstance(max_revisions, bool) and max_revisions >= 0:

@@ -29,9 +29,28 @@ def identity(value: Any) -> Any:
 
 @dataclass(frozen=True, slots=True)
 class Fetch:
-    into: str  # canonical result field
+    into: str  # canonical result field (with `each`: a field of each item)
     method: str  # canonical method
-    args: dict[str, str]  # {fetch arg: original call's canonical arg}
+    args: dict[str, str]  # {fetch arg: original call's canonical arg} (with `each`: a field of the item)
+    each: str | None = None  # a canonical result field holding a list: one read per item
+    where: tuple[tuple[str, Any], ...] = ()  # only items with these field values
+    drop: frozenset[str] = frozenset()  # fields of the fetched object left out
+    at_most: int = 50  # reads per call
+    convert: Callable[[Any], Any] | None = None  # the field's value from the fetched answer
+
+    def items(self, result: Any) -> list[dict[str, Any]]:
+        """The items of `result` this fetch fills (at most `at_most`), with `each`."""
+        listed = result.get(self.each) if isinstance(result, dict) else None
+        if not isinstance(listed, list):
+            return []
+        wanted = [i for i in listed if isinstance(i, dict) and self.into not in i
+                  and all(i.get(k) == v for k, v in self.where)]
+        return wanted[: self.at_most]
+
+    def fetched(self, value: Any) -> Any:
+        if self.convert is not None:
+            value = self.convert(value)
+        return {k: v for k, v in value.items() if k not in self.drop} if isinstance(value, dict) else value
 
 
 @dataclass(frozen=True, slots=True)
@@ -202,7 +221,9 @@ def _compile_dialect(d: dict[str, Any], canonical: dict[str, CanonicalMethod], o
         else:
             up, down, as_sent, accepted, required = _compile_args(name, rules, method, envelope.unknown_args)
             result_up, result_down = _compile_result(rules["result"], method.result, objects)
-        fetches = tuple(Fetch(f["into"], f["method"], f["args"]) for f in rules["result"]["fetch"]) if not unsupported else ()
+        fetches = tuple(Fetch(f["into"], f["method"], f["args"], f.get("each"), tuple(f["where"].items()),
+                              frozenset(f["drop"]), f["at_most"], CONVERTERS[f["convert"]].up if f.get("convert") else None)
+                        for f in rules["result"]["fetch"]) if not unsupported else ()
         inbound[name] = Inbound(
             dialect=d["dialect"],
             name=name,
@@ -285,7 +306,7 @@ def _with_fetched_fields(entry: Inbound, inbound: dict[str, Inbound], rename: di
     steps = []
     for f in entry.fetches:
         target = by_canonical.get(f.method)
-        if target is not None:
+        if target is not None and f.each is None and f.convert is None:  # else: by its object type
             steps.append(({c: dn for dn, c in rename.items()}.get(f.into, f.into), target.result_down))
 
     def result_down(value: Any) -> Any:
@@ -306,6 +327,7 @@ def _compile_args(name: str, rules: dict, method: CanonicalMethod, unknown_polic
     aliases = dict(rules["aliases"])  # old spelling -> dialect name
     absent = frozenset(rules["absent"])
     always = dict(rules["always"])
+    as_if = tuple(rules["as_if"].items())  # what this dialect's server always did: its callers' calls say so
     paths = tuple(PathRule(c, **spec) for c, spec in rules["paths"].items())
     # every name this dialect accepts, to its canonical name; a canonical name that this dialect
     # renames is not among them (a Kallithea caller's `revision` is unknown: Kallithea says `raw_id`),
@@ -346,6 +368,8 @@ def _compile_args(name: str, rules: dict, method: CanonicalMethod, unknown_polic
                 path = rule.join(given, out, cmethod, arg_name)
                 if path is not None:
                     out[rule.canonical] = path
+        for arg, value in as_if:
+            out[arg] = value
         if not strict:
             return out
         missing = [a for a in required if a not in out]
@@ -531,6 +555,11 @@ class _ObjectCompiler:
                 fn = _compose(extra, fn) if direction == "up" else _compose(fn, extra)
             if fn is not identity:
                 child_fns[field_name] = fn
+        for field_name, extra_rules in within.items():  # a field of a typed result: its type did the rest
+            if field_name not in children:
+                fn = self.object_fn(extra_rules, {}, direction)
+                if fn is not identity:
+                    child_fns[field_name] = fn
         drop = frozenset(rules.get("drop", ()))
         keep = frozenset(rules["keep"]) if rules.get("keep") is not None else None
         fill = dict(rules.get("fill", {}))
@@ -540,15 +569,32 @@ class _ObjectCompiler:
             enums = {f: dict(m) for f, m in enum.items()}
         else:
             enums = {f: {c: dv for dv, c in m.items()} for f, m in enum.items()}
+        whole = CONVERTERS[rules["convert"]] if rules.get("convert") else None
         if direction == "up":
             if not (child_fns or rename_up or conv or enums):  # `drop` and `fill` apply going down only
-                return identity
-            return _object_up(rename_up, child_fns, conv, enums)
+                up = identity
+            else:
+                up = _object_up(rename_up, child_fns, conv, enums)
+            return _compose(_per_object(whole.up), up) if whole else up
         if not (child_fns or rename_up or drop or fill or conv or enums or keep is not None):
-            return identity
-        rename_down = {c: dn for dn, c in rename_up.items()}
-        down = _object_down(rename_down, drop, fill, child_fns, conv, enums)
+            down = identity
+        else:
+            rename_down = {c: dn for dn, c in rename_up.items()}
+            down = _object_down(rename_down, drop, fill, child_fns, conv, enums)
+        if whole:
+            down = _compose(down, _per_object(whole.down))
         return down if keep is None else _keeping(keep, down)
+
+
+def _per_object(convert: Callable[[Any], Any]) -> Transform:
+    """A whole-object converter, on an object or on each object of a list."""
+
+    def each(value: Any) -> Any:
+        if isinstance(value, list):
+            return [convert(v) if isinstance(v, dict) else v for v in value]
+        return convert(value) if isinstance(value, dict) else value
+
+    return each
 
 
 # An object's rules are compiled into one plan: {field: what happens to it}. A field that

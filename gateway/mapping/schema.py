@@ -164,14 +164,25 @@ class ObjectRulesSchema(_Strict):
     enum = fields.Dict(  # {dialect field: {dialect value: canonical value}}
         keys=fields.String(), values=fields.Dict(keys=fields.String(), values=fields.String()), load_default=dict
     )
+    # a converter for the whole object, for what field rules cannot say (one field becoming three);
+    # it sits next to the canonical side: first going down, last going up
+    convert = ConverterName()
+
+
+DEFAULT_FETCH_AT_MOST = 50
 
 
 class FetchSchema(_Strict):
-    """Fill a result field this dialect expects by one more canonical (read) call."""
+    """Fill a result field this dialect expects by one more canonical (read) call, or one per list item."""
 
-    into = fields.String(required=True)  # canonical result field to fill
+    into = fields.String(required=True)  # canonical result field to fill (with `each`: a field of each item)
     method = fields.String(required=True)  # canonical method to call
-    args = _renames()  # {arg of the fetch call: arg of the original call}
+    args = _renames()  # {arg of the fetch call: arg of the original call} (with `each`: a field of the item)
+    each = fields.String()  # a canonical result field holding a list: one read per item
+    where = fields.Dict(keys=fields.String(), load_default=dict)  # only the items with these field values
+    drop = fields.List(fields.String(), load_default=list)  # canonical fields of the fetched object left out
+    at_most = fields.Integer(validate=validate.Range(min=0), load_default=DEFAULT_FETCH_AT_MOST)  # reads per call
+    convert = ConverterName()  # what of the fetched answer is the field's value (its `up`)
 
 
 class ResultRulesSchema(ObjectRulesSchema):
@@ -218,6 +229,9 @@ class MethodSchema(_Strict):
     # canonical args this dialect lacks because its server always behaves as VALUE ({arg: VALUE}):
     # asking for that value is served, any other is refused. Listed in `absent` too once loaded.
     always = fields.Dict(keys=fields.String(), load_default=dict)
+    # like `always`, and this dialect's callers are served as if they had sent VALUE ({arg: VALUE}):
+    # their server always did it (Kallithea's get_changeset always listed the changed files)
+    as_if = fields.Dict(keys=fields.String(), load_default=dict)
     optional = fields.List(fields.String(), load_default=list)  # canonical required args this dialect's callers may omit
     required = fields.List(fields.String(), load_default=list)  # canonical optional args this dialect's server required
     paths = fields.Dict(keys=fields.String(), values=fields.Nested(PathSchema), load_default=dict)  # {canonical arg: parts}
@@ -238,13 +252,18 @@ class MethodSchema(_Strict):
         result = original.get("result") or {}
         if "convert" in result and set(result) - {"convert"}:
             raise ValidationError("`convert` stands alone: the converter answers for the whole result", "result")
-        both = set(data.get("absent", ())) & set(data.get("always", {}))
+        for rule in ("always", "as_if"):
+            both = set(data.get("absent", ())) & set(data.get(rule, {}))
+            if both:
+                raise ValidationError(f"`{sorted(both)[0]}` is in `absent` and `{rule}`: `{rule}` alone says it", rule)
+        both = set(data.get("always", {})) & set(data.get("as_if", {}))
         if both:
-            raise ValidationError(f"`{sorted(both)[0]}` is in `absent` and `always`: `always` alone says it", "always")
+            raise ValidationError(f"`{sorted(both)[0]}` is in `always` and `as_if`: `as_if` alone says it", "as_if")
 
     @post_load
     def _always_is_absent(self, data: dict, **kwargs: Any) -> dict:
-        data["absent"] = [*data.get("absent", ()), *data.get("always", {})]
+        data["always"] = {**data.get("always", {}), **data.get("as_if", {})}
+        data["absent"] = [*data.get("absent", ()), *data["always"]]
         return data
 
 
@@ -263,9 +282,9 @@ class EnvelopeSchema(_Strict):
         validate=lambda v: sorted(v) == ["error", "id", "result"] or _fail("must name id, result and error once each"),
         load_default=lambda: ["id", "result", "error"],
     )
-    # a successful answer to a falsy id (0, "", null, false): the usual envelope, or the bare JSON string ""
     # a key field present but empty or null: the invalid-key error (1.x, Kallithea), or as if missing (4.x)
     empty_key = fields.String(validate=validate.OneOf(["invalid", "missing"]), load_default="invalid")
+    # a successful answer to a falsy id (0, "", null, false): the usual envelope, or the bare JSON string ""
     falsy_id_success = fields.String(validate=validate.OneOf(["envelope", "empty_string"]), load_default="envelope")
     canonical_header = fields.Boolean(load_default=False)  # answer with X-Rcgate-Canonical-Method
     # this server URL-decodes the whole request body before parsing it (RhodeCode 1.x: `+` became a

@@ -98,6 +98,7 @@ def assert_like_kallitheas_own(method: str, through: dict, own: dict) -> None:
         return
     assert through["error"] is None, (method, through, own)
     assert shapes.foreign(through["result"], [own["result"]]) == [], (method, through["result"], own["result"])
+    assert shapes.missing(through["result"], own["result"]) == [], (method, through["result"], own["result"])
     if isinstance(own["result"], dict) and "msg" in own["result"]:
         assert set(through["result"]) == set(own["result"]), (method, through["result"], own["result"])
 
@@ -186,6 +187,7 @@ async def test_modern_reads_hold_only_what_422_sends(old, rc1_data, method, args
                           key_field="auth_token")
     assert answer["error"] is None, (method, answer)
     assert shapes.foreign(answer["result"], recorded422.results(method)) == [], (method, answer["result"])
+    assert shapes.missing_from(answer["result"], recorded422.results(method)) == [], (method, answer["result"])
 
 
 async def test_modern_writes_hold_only_what_422_sends(old, rc1_data):
@@ -211,6 +213,7 @@ async def test_modern_writes_hold_only_what_422_sends(old, rc1_data):
         answer = await old.gw(method, args, dialect="rhodecode", key=old.kallithea.admin_key, key_field="auth_token")
         assert answer["error"] is None, (method, args, answer)
         assert shapes.foreign(answer["result"], recorded422.results(method)) == [], (method, answer["result"])
+        assert shapes.missing_from(answer["result"], recorded422.results(method)) == [], (method, answer["result"])
     EXERCISED["rhodecode"].add("update_repo")
     failed = await old.gw("update_repo", {"repoid": rc1_data["repo"], "description": "x"}, dialect="rhodecode",
                           key=old.kallithea.admin_key, key_field="auth_token")

@@ -62,10 +62,18 @@ async def test_get_changesets_from_get_repo_changesets_with_kallitheas_filters(m
     assert [c["raw_id"] for c in backwards] == [c["raw_id"] for c in commits][::-1]
     upto = await rc.ok("get_changesets", {"repoid": "demo-hg", "end": commits[1]["raw_id"]}, dialect="kallithea")
     assert [c["raw_id"] for c in upto] == [c["raw_id"] for c in commits[:2]]
-    assert sent(rc.kallithea)[-1] == ("get_repo_changesets", {"repoid": "demo-hg", "start_rev": "", "limit": 100000})
-    refused = await rc.gw("get_changesets", {"repoid": "demo-hg", "with_file_list": True}, dialect="kallithea")
-    assert refused["error"] == ("Argument `with_file_list` of `get_changesets` is not supported by the server behind "
-                                "this gateway")
+    assert sent(rc.kallithea)[-1] == ("get_repo_changesets", {"repoid": "demo-hg", "start_rev": "", "limit": 100000,
+                                                              "details": "basic"})
+    # the file lists: the commits with their diffs (only then: they cost the server a diff per commit)
+    listed = await rc.ok("get_changesets", {"repoid": "demo-hg", "with_file_list": True}, dialect="kallithea")
+    assert sent(rc.kallithea)[-1][1]["details"] == "extended"
+    extended = (await standin_direct(rc.kallithea, "get_repo_changesets", {"repoid": "demo-hg", "start_rev": "",
+                                                                         "limit": 100, "details": "extended"}))["result"]
+    for mine, theirs in zip(listed, extended, strict=True):
+        assert set(mine) == {"short_id", "raw_id", "revision", "message", "date", "author", "added", "changed", "removed"}
+        assert sorted(mine["added"] + mine["changed"] + mine["removed"]) == sorted(d["filename"] for d in theirs["diff"])
+        assert mine["added"] == [d["filename"] for d in theirs["diff"] if d["op"] == "A"]
+    assert any(c["added"] for c in listed)
 
 
 async def test_get_pullrequest_from_the_pull_request_and_its_comments(modern_backend):

@@ -5,8 +5,8 @@ The backend is tests/standin/rhodecode/, a TEST STAND-IN that answers as the rec
 did (tests/standin/test_replay_recordings.py keeps it so). Each caller dialect's every method is sent
 through rcgate, and the same steps go straight to that dialect's own real server (Kallithea 0.7.0,
 RhodeCode 1.7.2) on twin objects. Each pair of answers must have the same outcome (errors word for
-word, names swapped), the same top-level keys for wrapper results ({msg, ...}), and nothing at any depth
-that the caller's own server would not send (a key, or a value of another kind). Methods the modern
+word, names swapped), the same top-level keys for wrapper results ({msg, ...}), nothing at any depth
+that the caller's own server would not send (a key, or a value of another kind), and every key it sends. Methods the modern
 server cannot serve are refused with the reason the mapping files give.
 """
 from __future__ import annotations
@@ -65,13 +65,15 @@ def server_side(server, key_field: str = "api_key") -> Side:
     return Side(send)
 
 
-async def gateway_side(aiohttp_client, standin, tmp_path, dialect: str) -> Side:
+async def gateway_side(aiohttp_client, standin, tmp_path, dialect: str, backend_dialect: str = "rhodecode",
+                       key: str | None = None) -> Side:
+    """rcgate in front of `standin` (any server with a `url`), spoken to in `dialect`."""
     client = await aiohttp_client(create_app(gateway_config(standin.url, tmp_path / "audit.jsonl",
-                                                            backend_dialect="rhodecode")))
+                                                            backend_dialect=backend_dialect)))
 
     async def send(method: str, args: dict) -> dict:
-        EXERCISED[dialect].add(method)
-        body = {"id": 1, "api_key": standin.admin_token, "method": method, "args": args}
+        EXERCISED.setdefault(dialect, set()).add(method)
+        body = {"id": 1, "api_key": key or standin.admin_token, "method": method, "args": args}
         r = await client.post(f"/{dialect}/_admin/api", data=json.dumps(body).encode(),
                               headers={"Content-Type": "text/plain"})
         assert r.status == 200
@@ -103,6 +105,7 @@ def compare(method: str, args: dict, through: dict, own: dict, sides: tuple[Side
     if through["error"] is not None:
         return [f"{where}: error {through['error']!r}, its own server answers {json.dumps(own['result'])[:200]}"]
     out = [f"{where}: {p}" for p in shapes.foreign(through["result"], [own["result"]])]
+    out += [f"{where}: lacks {p}" for p in shapes.missing(through["result"], own["result"])]
     mine, theirs = through["result"], own["result"]
     if isinstance(theirs, dict) and ("msg" in theirs or "success" in theirs) and isinstance(mine, dict):
         if set(mine) != set(theirs):
@@ -166,6 +169,7 @@ KALLITHEA_STEPS = [
     ("get_repo_nodes", {"repoid": "$repo", "revision": "tip", "root_path": "", "ret_type": "bogus"}),
     ("get_changeset", {"repoid": "$repo", "raw_id": "$raw_id"}),
     ("get_changesets", {"repoid": "$repo"}), ("get_changesets", {"repoid": "$repo", "max_revisions": 1}),
+    ("get_changesets", {"repoid": "$repo", "with_file_list": True}),
     ("get_pullrequest", {"pullrequest_id": 424242}),
     ("comment_pullrequest", {"pull_request_id": 424242, "comment_msg": "walk"}),
     ("edit_reviewers", {"pull_request_id": 424242, "add": ["$user"]}),

@@ -148,13 +148,14 @@ async def test_depth_limit_default(make_pair, dialect):
     key_field = b'"auth_token"' if dialect == "rhodecode" else b'"api_key"'
     answer, _ = await pair.post(path, nested(64).replace(b'"api_key"', key_field))
     assert answer.get("_code") != "too_deep"
-    assert pair.backend.received == 1
+    served = pair.backend.received
+    assert served >= 1  # the call (and, for some dialects, the read of the user's IP list)
     for depth in (65, 500, 5000, 100_000):
         answer, _ = await pair.post(path, nested(depth).replace(b'"api_key"', key_field))
         assert answer["_code"] == "too_deep", depth
         assert answer["error"] == TEXTS[dialect].render("too_deep", {"limit": 64})
         assert answer["id"] is None
-    assert pair.backend.received == 1  # refused before the backend
+    assert pair.backend.received == served  # refused before the backend
     records = await pair.audit_records(5)
     assert [r.get("error_code") for r in records][1:] == ["too_deep"] * 4
 

@@ -149,6 +149,58 @@ def test_cannot_serve_refuses_with_the_reason(d):
     assert error.code == "unsupported" and "does not list branches and tags" in error.params["reason"]
 
 
+# ------------------------------------------------------------------ complete objects
+
+
+def test_as_if_serves_a_callers_call_as_its_server_always_did(d):
+    plan = plan_call(d["kallithea"], d["rhodecode"], "get_changeset", {"repoid": "r", "raw_id": "abc"})
+    assert plan.backend_args == {"repoid": "r", "revision": "abc", "details": "extended"}
+    # towards Kallithea it is `always`: what Kallithea does (and less) is served, more is refused
+    for details in ("basic", "extended"):
+        plan_call(d["rhodecode"], d["kallithea"], "get_repo_changeset", {"repoid": "r", "revision": "a", "details": details})
+    error = refused(plan_call, d["rhodecode"], d["kallithea"], "get_repo_changeset",
+                    {"repoid": "r", "revision": "a", "details": "full"})
+    assert (error.code, error.params["arg"]) == ("unsupported_arg", "details")
+
+
+def test_an_object_converter_turns_one_field_into_three_and_back(d):
+    canonical = {"raw_id": "a", "message": "m", "branch": "default", "parents": [],
+                 "diff": [{"filename": "new.txt", "op": "A"}, {"filename": "README", "op": "M"},
+                          {"filename": "old.txt", "op": "D"}, {"filename": "two.txt", "op": "A"}]}
+    down = d["kallithea"].inbound["get_changeset"].result_down(canonical)
+    assert down == {"raw_id": "a", "message": "m", "added": ["new.txt", "two.txt"], "changed": ["README"],
+                    "removed": ["old.txt"]}
+    up = d["kallithea"].outbound["get_repo_changeset"].result_up({"raw_id": "a", "added": ["n"], "changed": [],
+                                                                   "removed": ["o"]})
+    assert [(e["filename"], e["op"]) for e in up["diff"]] == [("n", "A"), ("o", "D")]
+    assert "added" not in up
+
+
+def test_if_chooses_a_value_in_a_composed_call():
+    from gateway.mapping.compose import Context, TemplateError, compile_template
+
+    t = compile_template({"if": ["$with_file_list", "extended", "basic"]}, set(), "t")
+    assert [t(Context({"with_file_list": v})) for v in (True, False)] == ["extended", "basic"]
+    assert t(Context({})) == "basic"
+    with pytest.raises(TemplateError):
+        compile_template({"if": ["$a", "b"]}, set(), "t")
+
+
+def test_fetch_per_item_chooses_its_items_and_stops_at_its_bound(d):
+    fetch = d["rhodecode1"].inbound["get_repo"].fetches[0]
+    members = [{"name": f"u{i}", "type": "user"} for i in range(60)] + [{"name": "g", "type": "user_group"}]
+    items = fetch.items({"permissions": members})
+    assert len(items) == fetch.at_most == 50 and all(i["type"] == "user" for i in items)
+    assert fetch.fetched({"username": "u0", "permissions": {}}) == {"username": "u0"}  # `drop`
+
+
+def test_a_users_ip_list_is_read_where_the_backend_lacks_it(d):
+    fetch = d["rhodecode1"].inbound["get_user"].fetches[0]
+    assert (fetch.into, fetch.method) == ("ip_addresses", "get_ip")
+    assert fetch.fetched({"server_ip_addr": "1.2.3.4", "user_ips": [{"ip_addr": "10.0.0.1", "ip_range": []}]}) == [
+        "10.0.0.1"]
+
+
 # ------------------------------------------------------------------ envelope: empty keys, odd methods
 
 

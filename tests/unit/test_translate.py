@@ -177,7 +177,8 @@ def test_response_create_users_group(mappings):
     got = translate.translate_response(json.dumps({"id": 1, "error": None, "result": answer["result"]["user_group"]}),
                                        method="get_users_group", dialect="rhodecode1", backend="kallithea",
                                        mappings=mappings)
-    assert got["result"]["members"] == [{"user_id": 2, "username": "bob", "ldap_dn": None}]
+    assert got["result"]["members"] == [{"user_id": 2, "username": "bob", "ldap_dn": None,  # 1.7 sent them all
+                                         "api_key": None, "last_login": None, "ip_addresses": None}]
     assert f"{MAPPINGS}/rhodecode1.yaml: objects.user.values.ldap_dn" in where(got)
 
 
@@ -209,7 +210,27 @@ def test_response_fetch_is_not_performed_offline(mappings):
         answer, method="create_repo", dialect="rhodecode1", backend="kallithea", mappings=mappings,
         fetched={"get_repo": {"repo_name": "r", "landing_rev": ["rev", "tip"]}},
     )
-    assert r["result"]["repo"] == {"repo_name": "r", "landing_rev": "tip"}
+    # 1.7's repository object, completed where Kallithea has no locking
+    assert r["result"]["repo"] == {"repo_name": "r", "landing_rev": "tip", "enable_locking": False, "locked_by": None,
+                                   "locked_date": None}
+
+
+def test_response_fetch_per_item_is_explained_and_fills_each_member(mappings):
+    answer = {"id": 1, "error": None, "result": {"repo_name": "r", "members": [
+        {"name": "bob", "type": "user", "permission": "repository.read"},
+        {"name": "devs", "type": "user_group", "permission": "repository.write"}]}}
+    r = translate.translate_response(
+        answer, method="get_repo", dialect="rhodecode1", backend="kallithea", mappings=mappings,
+        fetched={"get_user": {"user_id": 5, "username": "bob", "permissions": {"global": []}},
+                 "get_user_group": {"users_group_id": 9, "group_name": "devs", "active": True, "members": []}})
+    bob, devs = r["result"]["members"]
+    assert bob == {"user_id": 5, "username": "bob", "type": "user", "permission": "repository.read",
+                   "api_key": None, "ldap_dn": None, "last_login": None, "ip_addresses": None}
+    assert devs == {"users_group_id": 9, "group_name": "devs", "active": True, "type": "users_group",
+                    "permission": "repository.write"}
+    texts = [s["text"] for s in r["explain"] if s["where"].endswith(("methods.get_repo.result.fetch[0]",
+                                                                     "methods.get_repo.result.fetch[1]"))]
+    assert any("1 backend call(s) get_user(userid=<the item's `name`>), at most 50" in t for t in texts), texts
 
 
 def test_response_not_json_is_backend_unavailable(mappings):
