@@ -32,7 +32,7 @@ from aiohttp import web
 from . import composed, envelope, listing
 from .audit import AuditLog, key_fingerprint
 from .backend import Backend, BackendUnavailable
-from .config import Config
+from .config import Config, ConfigError
 from .credentials import CredentialError, CredentialMap
 from .dialects import DialectDetector
 from .errors import RpcError
@@ -42,7 +42,7 @@ from .metrics import Metrics
 from .routing import NumericRepoId, Route, Router
 
 log = logging.getLogger("rcgate")
-ENDPOINTS = {"/_admin/api": None, **{f"/{d}/_admin/api": d for d in ("rhodecode1", "kallithea", "rhodecode")}}
+ENDPOINTS = {"/_admin/api": None, "/{dialect}/_admin/api": "{dialect}"}  # a dialect (or dialect@version) by path
 CANONICAL_HEADER = "X-Rcgate-Canonical-Method"
 GATEWAY = web.AppKey("gateway", "Gateway")
 
@@ -75,6 +75,15 @@ class Snapshot:
     def detects(self, forced: str | None) -> bool:
         return forced is None and self.config.inbound_dialect == "auto"
 
+    def version_for(self, dialect: Dialect, call: envelope.Call, fingerprint: str | None) -> Dialect:
+        """The older version of the caller's dialect its script was written for: pinned to its key in
+        the config, or told by the argument spellings of the call; else the dialect itself."""
+        for group, name in self.config.pinned_versions.items():
+            if fingerprint in self.config.callers.get(group, ()) and self.mappings.dialects[name].version_of == dialect.name:
+                return self.mappings.dialects[name]
+        spelled = dialect.version_spelled_by(call.method, call.args)
+        return self.mappings.dialects[spelled] if spelled else dialect
+
     @property
     def clients(self) -> list[Backend]:
         return [t.client for t in self.targets.values()]
@@ -87,6 +96,11 @@ class Snapshot:
 def build_snapshot(config: Config) -> Snapshot:
     """Everything compiled and opened; a bad mapping, config or credential map raises here."""
     mappings = compile_mappings(load_mappings(config.mappings))
+    for group, name in config.pinned_versions.items():
+        if name not in mappings.dialects or mappings.dialects[name].version_of is None:
+            versions = sorted(n for n, d in mappings.dialects.items() if d.version_of)
+            raise ConfigError(f"pinned_versions.{group}: `{name}` is no dialect version (the mapping files have: "
+                              f"{', '.join(versions) or 'none'})")
     targets = {}
     for b in config.backend_list():
         dialect = mappings.dialects[b.dialect]
@@ -169,7 +183,10 @@ async def _stop(app: web.Application) -> None:
 
 def _endpoint(forced_dialect: str | None):
     async def handle(request: web.Request) -> web.Response:
-        return await serve_call(request, forced_dialect)
+        forced = request.match_info.get("dialect") if forced_dialect == "{dialect}" else forced_dialect
+        if forced is not None and forced not in request.app[GATEWAY].current.mappings.dialects:
+            raise web.HTTPNotFound()  # no such dialect (or version) in the mapping files
+        return await serve_call(request, forced)
 
     return handle
 
@@ -192,6 +209,8 @@ async def serve_call(request: web.Request, forced_dialect: str | None) -> web.Re
         caller_key = _first_key(payload, dialect)
         event["key"] = fingerprint = key_fingerprint(caller_key)
         call = envelope.read_call(payload, dialect)
+        if dialect.versions:  # a script written for an older version of its dialect gets that version's shapes
+            dialect = snap.version_for(dialect, call, fingerprint)
         event["method"] = call.method
         route = choose_route(snap, dialect, call.method, call.args, fingerprint)
         target = snap.targets[route.backend]
@@ -201,7 +220,7 @@ async def serve_call(request: web.Request, forced_dialect: str | None) -> web.Re
         event["args"] = plan.canonical_args
         event["backend_method"] = plan.backend_method
         listed = snap.mappings.canonical[canonical_method].lists if canonical_method else None
-        owners = snap.router.candidates(dialect.name, canonical_method, fingerprint) if listed and not snap.router.trivial else ()
+        owners = snap.router.candidates(dialect.family, canonical_method, fingerprint) if listed and not snap.router.trivial else ()
         if len(owners) > 1:  # repositories on several instances: every one asked, each entry from its owner
             event["backend"] = ",".join(owners)
             result, extra = await _list_across(gw, snap, dialect, call, fingerprint, owners, listed[1]), None
@@ -233,12 +252,12 @@ async def serve_call(request: web.Request, forced_dialect: str | None) -> web.Re
 def choose_route(snap: Snapshot, dialect: Dialect, method: str, args: dict[str, Any], fingerprint: str | None) -> Route:
     """The backend for this call, from the routes (the canonical call is read only if a rule needs it)."""
     if snap.router.trivial:
-        return snap.router.choose(dialect.name, None, method, fingerprint, dict)
+        return snap.router.choose(dialect.family, None, method, fingerprint, dict)
     inbound = dialect.inbound.get(method)
     if inbound is not None and inbound.unsupported:
         inbound = None
     try:
-        return snap.router.choose(dialect.name, inbound.canonical if inbound else None, method, fingerprint,
+        return snap.router.choose(dialect.family, inbound.canonical if inbound else None, method, fingerprint,
                                   lambda: inbound.to_canonical(args, strict=False))
     except NumericRepoId as exc:
         raise RpcError("repo_by_id", arg=inbound.arg_names.get(exc.arg, exc.arg), value=exc.value) from None
@@ -455,7 +474,7 @@ async def _list_across(gw: Gateway, snap: Snapshot, dialect: Dialect, call: enve
                                                       name), None)
 
     parts = await listing.gather_parts(owners, ask)
-    owner = lambda entry: snap.router.choose_for_name(dialect.name, cmethod, fingerprint, entry)  # noqa: E731
+    owner = lambda entry: snap.router.choose_for_name(dialect.family, cmethod, fingerprint, entry)  # noqa: E731
     canonical, raw = listing.merge(parts, field, owner)
     if raw is not None:
         return raw

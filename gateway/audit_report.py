@@ -73,7 +73,14 @@ def report(rows: Iterable[dict[str, Any]]) -> list[Usage]:
 
 def matches(record: dict[str, Any], filters: dict[str, str | None]) -> bool:
     field = {"caller": "key"}
-    return all(v is None or record.get(field.get(k, k)) == v for k, v in filters.items())
+    return all(v is None or _value(record, field.get(k, k)) == v for k, v in filters.items())
+
+
+def _value(record: dict[str, Any], name: str) -> Any:
+    value = record.get(name)
+    if name == "dialect" and isinstance(value, str):  # `rhodecode1@1.3` is a rhodecode1 call
+        return value.partition("@")[0]
+    return value
 
 
 def format_table(headers: list[str], rows: list[list[Any]]) -> str:

@@ -85,6 +85,7 @@ class Report:
     problems: list[Problem]
     coverage: list[DialectCoverage]  # empty when the files could not be loaded
     canonical_methods: int = 0
+    versions: list[str] = field(default_factory=list)  # older versions a dialect file declares, one line each
 
     @property
     def ok(self) -> bool:
@@ -138,7 +139,13 @@ def check_mappings(directory: Path | str) -> Report:
                             f"documented ({DOCUMENTED_FILE}) but not in this file: map it or declare it `unsupported` with a reason",
                         )
                     )
-    return Report(directory, problems, coverage, len(canonical["methods"]) if canonical else 0)
+    versions = []
+    for name, spec in dialects.items():
+        for version, overlay in spec.get("versions", {}).items():
+            versions.append(f"{name}@{version}: {overlay.get('about', '')}; an overlay of {name}.yaml: "
+                            f"{len(overlay['methods'])} methods and {len(overlay['objects'])} object types answered "
+                            f"in its shapes, known by {len(overlay['spellings'])} methods' argument spellings")
+    return Report(directory, problems, coverage, len(canonical["methods"]) if canonical else 0, versions)
 
 
 def _load(path: Path, schema: Any, problems: list[Problem]) -> dict[str, Any] | None:
@@ -361,7 +368,8 @@ def _converters_in(template: Any) -> set[str]:
 
 def _unused_converters(dialects: dict[str, dict[str, Any]], canonical: dict[str, Any]) -> list[Problem]:
     used: set[str] = _converters_in(canonical.get("composed", {}))
-    for spec in dialects.values():
+    overlays = [v for spec in dialects.values() for v in spec.get("versions", {}).values()]
+    for spec in [*dialects.values(), *overlays]:  # a version overlay names methods and objects the same way
         used |= _converters_in([r.get("before", []) for r in spec["methods"].values()])
         for rules in spec["methods"].values():
             used.update(rules.get("values", {}).values())
@@ -462,6 +470,7 @@ def render_text(report: Report) -> str:
         lines.append("")
     if report.coverage:
         lines.append(f"canonical: {report.canonical_methods} methods")
+        lines += [f"version {v}" for v in report.versions]
     return "\n".join(lines)
 
 
@@ -487,6 +496,9 @@ def render_markdown(report: Report) -> str:
             f"{cov.count('missing')} | " + " | ".join(str(n) for n in served) + " |"
         )
     lines.append(f"\nCanonical API (`mappings/canonical.yaml`): {report.canonical_methods} methods.\n")
+    if report.versions:
+        lines += ["Older versions, answered in their own shapes (`versions:` of a dialect file):", ""]
+        lines += [f"- `{v.split(':', 1)[0]}`:{v.split(':', 1)[1]}" for v in report.versions] + [""]
     for cov in report.coverage:
         lines += [f"## {cov.name}", "", f"{cov.about}. Documented: {cov.source}.", ""]
         lines += _md_table(cov.rows)

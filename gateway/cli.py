@@ -112,8 +112,9 @@ def build_parser() -> argparse.ArgumentParser:
         help="the JSON-RPC request (with --response: the backend's answer); default or -: standard input",
     )
     translate.add_argument(
-        "--from", dest="from_dialect", required=True, choices=[*DIALECTS, "auto"],
-        help="the caller's dialect (auto: detect it as /_admin/api does, falling back to kallithea)",
+        "--from", dest="from_dialect", required=True, metavar="DIALECT",
+        help=f"the caller's dialect: {', '.join(DIALECTS)}, an older version the mapping files declare "
+             "(rhodecode1@1.3), or auto (detect it as /_admin/api does, falling back to kallithea)",
     )
     translate.add_argument(
         "--backend", choices=list(DIALECTS), help="the dialect the backend speaks (or --config: its routes decide)"
@@ -202,7 +203,7 @@ def _add_audit_parser(sub: "argparse._SubParsersAction[argparse.ArgumentParser]"
         description="Print audit records as they are written (follows rotation). Filters combine with AND.",
     )
     tail.add_argument("path", type=Path, metavar="PATH", help="audit log file")
-    tail.add_argument("--dialect", choices=list(DIALECTS), help="only calls in this inbound dialect")
+    tail.add_argument("--dialect", choices=list(DIALECTS), help="only calls in this inbound dialect (its older versions included)")
     tail.add_argument("--method", help="only calls of this method (as the caller named it)")
     tail.add_argument("--caller", metavar="FINGERPRINT", help="only calls with this key fingerprint")
     tail.add_argument("--outcome", choices=["ok", "error"], help="only successful or failed calls")
@@ -322,6 +323,10 @@ def _translate(args: argparse.Namespace) -> int:
         mappings = translate.load(args.mappings or (config.mappings if config else Path("mappings")))
     except (ConfigError, MappingError) as exc:
         print(f"rcgate translate: {exc}", file=sys.stderr)
+        return 2
+    if args.from_dialect != "auto" and args.from_dialect not in mappings.dialects:
+        print(f"rcgate translate: --from {args.from_dialect}: no such dialect (the mapping files have: "
+              f"{', '.join(mappings.dialects)}, or auto)", file=sys.stderr)
         return 2
     try:
         body = sys.stdin.buffer.read() if str(args.file) == "-" else Path(args.file).read_bytes()

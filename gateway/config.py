@@ -96,6 +96,8 @@ class ConfigSchema(_Strict):
     callers = fields.Dict(keys=fields.String(), values=fields.List(fields.String(), validate=_fingerprints),
                           load_default=dict)
     routes = fields.List(fields.Nested(RouteSchema), load_default=list)
+    # {caller group: dialect@version}: those keys' scripts were written for that older version
+    pinned_versions = fields.Dict(keys=fields.String(), values=fields.String(), load_default=dict)
     numeric_repo_ids = fields.String(load_default="follow")  # follow | refuse | a backend's name
     inbound = fields.Nested(InboundSchema, load_default=lambda: InboundSchema().load({}))
     audit = fields.Nested(AuditSchema, load_default=lambda: AuditSchema().load({}))
@@ -150,6 +152,7 @@ class Config:
     backends: tuple[BackendConfig, ...] = ()  # several backends (`backends:`); empty: the one `backend:`
     routes: tuple[RouteConfig, ...] = ()
     callers: dict[str, tuple[str, ...]] = field(default_factory=dict)  # group name -> key fingerprints
+    pinned_versions: dict[str, str] = field(default_factory=dict)  # caller group -> dialect@version
     numeric_repo_ids: str = "follow"
     backend_credentials: Path | None = None  # the one backend's credential map
     backend_unmapped: str = "forward"
@@ -209,6 +212,9 @@ def load_config(path: Path | str) -> Config:
     routes = tuple(RouteConfig(index=i, **r) for i, r in enumerate(data["routes"]))
     _check_routes(path, routes, {b.name for b in backends} if backends else {SINGLE_BACKEND},
                   data["callers"], data["numeric_repo_ids"])
+    for group in data["pinned_versions"]:
+        if group not in data["callers"]:
+            raise ConfigError(f"{path}: pinned_versions.{group}: no caller group named `{group}` under `callers:`")
     first = single or {"url": "", "dialect": "kallithea", "timeout": 30.0, "max_connections": 100,
                        "credentials": None, "unmapped": "forward"}
     return Config(
@@ -223,6 +229,7 @@ def load_config(path: Path | str) -> Config:
         backends=backends,
         routes=routes,
         callers={k: tuple(v) for k, v in data["callers"].items()},
+        pinned_versions=dict(data["pinned_versions"]),
         numeric_repo_ids=data["numeric_repo_ids"],
         inbound_dialect=data["inbound"]["dialect"],
         fallback_dialect=data["inbound"]["fallback"],

@@ -16,14 +16,15 @@ from .mapping.engine import Mappings
 class DialectDetector:
     def __init__(self, mappings: Mappings, fallback: str) -> None:
         self.fallback = fallback
+        bases = {n: d for n, d in mappings.dialects.items() if d.version_of is None}  # versions: after detection
         key_owners: dict[str, set[str]] = {}
-        for name, dialect in mappings.dialects.items():
+        for name, dialect in bases.items():
             for key_field in dialect.envelope.key_fields:
                 key_owners.setdefault(key_field, set()).add(name)
         self.by_key_field = {k: next(iter(d)) for k, d in key_owners.items() if len(d) == 1}
         owners: dict[str, set[str]] = {}
         arg_owners: dict[tuple[str, str], set[str]] = {}
-        for name, dialect in mappings.dialects.items():
+        for name, dialect in bases.items():
             for method, inbound in dialect.inbound.items():
                 if inbound.unsupported:
                     continue

@@ -69,6 +69,14 @@ def translate_request(
             caller = _detect(ex, out, mappings, fallback, payload)
         request_id = payload.get("id")
         call = envelope.read_call(payload, caller)
+        spelled = caller.version_spelled_by(call.method, call.args) if caller.versions else None
+        if spelled is not None:  # as /_admin/api: a 1.3 spelling is a 1.3 script, answered in 1.3's shapes
+            caller = mappings.dialects[spelled]
+            out["dialect"] = caller.name
+            version = spelled.partition("@")[2]
+            ex.add("dialect", ex.file(caller.name), f"versions.{version}.spellings.{call.method}",
+                   f"the call uses an argument spelling of {spelled}: answered in that version's shapes (its "
+                   f"rules under versions.{version} replace the file's same rules)")
         key_field = next(f for f in caller.envelope.key_fields if payload.get(f))
         ex.add("key", ex.file(caller.name), "envelope.key_fields", f"key read from `{key_field}`")
         out["method"] = call.method
@@ -389,7 +397,7 @@ class _Explain:
         self.steps: list[dict[str, str]] = []
 
     def file(self, name: str) -> str:
-        return str(self.directory / f"{name}.yaml")
+        return str(self.directory / f"{name.partition('@')[0]}.yaml")  # a version lives in its dialect's file
 
     def add(self, rule: str, file: str, key: str, text: str) -> None:
         where = f"{file}: {key}" if file != "-" else "-"

@@ -179,6 +179,45 @@ def _rc1_member_up(member: dict[str, Any]) -> dict[str, Any]:
     return {"name": name, "type": member.get("type"), "permission": member.get("permission")}
 
 
+@converter("object_id", "RhodeCode 1.2/1.3 write answers: the new or changed object's `id` <-> that object")
+class _ObjectId:
+    @staticmethod
+    def up(value: Any) -> Any:
+        return value if isinstance(value, dict) else {"id": value}
+
+    @staticmethod
+    def down(value: Any) -> Any:
+        # the object is already in the 1.3 shape (its type's rules ran first), where every id is `id`
+        return value.get("id") if isinstance(value, dict) else value
+
+
+_RC13_USER_MEMBER = ("type", "id", "username", "firstname", "lastname", "email", "active", "admin", "ldap",
+                     "permission")
+
+
+@converter("rc13_members", "RhodeCode 1.3 get_repo `members`: users {type, id, username, ..., ldap, permission}, "
+                           "users groups {type, id, name, active, permission} <-> {name, type, permission} entries")
+class _Rc13Members:
+    @staticmethod
+    def up(value: Any) -> Any:
+        return _Rc1Members.up(value)  # the name is in `username` or `name`, as 1.x callers read it
+
+    @staticmethod
+    def down(value: Any) -> Any:
+        if not isinstance(value, list):
+            return value
+        return [_rc13_member(m) if isinstance(m, dict) else m for m in _Rc1Members.down(value)]
+
+
+def _rc13_member(member: dict[str, Any]) -> dict[str, Any]:
+    # every field 1.3 sent, null where the member's own record could not be read
+    if member.get("type") == "user":  # 1.3 called the user's LDAP DN `ldap` here, and sent nothing else
+        renamed = {("ldap" if k == "ldap_dn" else k): v for k, v in member.items()}
+        return {k: renamed.get(k) for k in _RC13_USER_MEMBER}
+    return {"type": member.get("type"), "id": member.get("id"), "name": member.get("group_name"),
+            "active": member.get("active"), "permission": member.get("permission")}
+
+
 # --------------------------------------------------------------------------- Kallithea
 # Appended for mappings/kallithea.yaml. Names carry a `kallithea_` prefix: they encode
 # Kallithea 0.7 wording or shapes.

@@ -166,6 +166,22 @@ class Dialect:
     inbound: dict[str, Inbound]  # by this dialect's method name, aliases included
     outbound: dict[str, Outbound]  # by canonical method name
     admin_only: frozenset[str] = frozenset()  # this dialect's methods its server allows super-admins only
+    version_of: str | None = None  # an older version of that dialect (`rhodecode1@1.3`): it serves callers only
+    # (versioned dialect, {method: argument names}): a call that uses one of those names is that version's
+    versions: tuple[tuple[str, dict[str, frozenset[str]]], ...] = ()
+
+    @property
+    def family(self) -> str:
+        """The dialect a version belongs to (routes name dialects, not their versions)."""
+        return self.version_of or self.name
+
+    def version_spelled_by(self, method: str, args: dict[str, Any]) -> str | None:
+        """The older version of this dialect whose argument spellings the call uses, if any."""
+        for name, spellings in self.versions:
+            names = spellings.get(method)
+            if names and not names.isdisjoint(args):
+                return name
+        return None
 
 
 @dataclass
@@ -185,6 +201,11 @@ def compile_mappings(spec: MappingSpec) -> Mappings:
     compositions = {m: compile_composition(m, c, set(canonical[m].args)) for m, c in spec.canonical["composed"].items()}
     dialects = {name: _compile_dialect(d, canonical, spec.canonical["objects"], compositions)
                 for name, d in spec.dialects.items()}
+    for name, d in spec.dialects.items():  # each older version: known to its dialect by its spellings
+        base = d.get("version_of")
+        if base is not None:
+            spellings = _with_alias_names(d["spellings"], spec.dialects[base]["methods"])
+            dialects[base].versions += ((name, spellings),)
     return Mappings(canonical, dialects, spec)
 
 
@@ -258,7 +279,17 @@ def _compile_dialect(d: dict[str, Any], canonical: dict[str, CanonicalMethod], o
         if "alias_of" in rules:
             inbound[name] = inbound[rules["alias_of"]]
     return Dialect(d["dialect"], d.get("about", ""), envelope, ErrorCatalogue(d["errors"]), inbound, outbound,
-                   frozenset(d["admin_only"]))
+                   frozenset(d["admin_only"]), d.get("version_of"))
+
+
+def _with_alias_names(spellings: dict[str, list[str]], methods: dict[str, dict]) -> dict[str, frozenset[str]]:
+    """A version's spellings of a method, under that method's second names (`alias_of`) too."""
+    out = {m: frozenset(a) for m, a in spellings.items()}
+    for name, rules in methods.items():
+        target = rules.get("alias_of")
+        if target in out and name not in out:
+            out[name] = out[target]
+    return out
 
 
 def _can_compose(comp: Composition, outbound: dict[str, Outbound]) -> bool:

@@ -40,15 +40,59 @@ def load_mappings(directory: Path | str) -> MappingSpec:
     dialects = {}
     for name in DIALECTS:
         path = directory / f"{name}.yaml"
-        spec = _load(path, DialectSchema())
+        raw = _read(path)
+        spec = _validate(path, raw, DialectSchema())
         if spec["dialect"] != name:
             raise MappingError(path, "dialect", f"says `{spec['dialect']}`, the file name says `{name}`")
         _check_dialect(path, spec, canonical)
         dialects[name] = spec
+        for version, overlay in spec["versions"].items():  # each a dialect of its own, `<dialect>@<version>`
+            versioned = f"{name}@{version}"
+            for part in ("methods", "objects"):  # an overlay changes rules; it adds no method or type
+                for key in overlay[part]:
+                    if key not in spec[part]:
+                        raise MappingError(path, f"versions.{version}.{part}.{key}", f"not in this file's `{part}:`")
+            merged = _validate(path, with_overlay(raw, raw["versions"][version], versioned), DialectSchema(),
+                               f"versions.{version}.")
+            _check_dialect(path, merged, canonical)
+            merged.update(version_of=name, spellings=overlay["spellings"])
+            _check_spellings(path, f"versions.{version}.spellings", overlay["spellings"], spec)
+            dialects[versioned] = merged
     return MappingSpec(directory, canonical, dialects)
 
 
+def with_overlay(raw: dict[str, Any], overlay: dict[str, Any], name: str) -> dict[str, Any]:
+    """A dialect file's rules with a version's: a rule the overlay names (a method's `result`, an object
+    type's `rename` ...) replaces the file's same rule; its error texts replace the file's same texts."""
+    out = {k: v for k, v in raw.items() if k != "versions"}
+    out["dialect"] = name
+    out["about"] = overlay.get("about", raw.get("about", ""))
+    out["errors"] = {**raw.get("errors", {}), **overlay.get("errors", {})}
+    for part in ("methods", "objects"):
+        merged = {k: dict(v or {}) for k, v in (raw.get(part) or {}).items()}
+        for key, rules in (overlay.get(part) or {}).items():
+            merged[key] = {**merged.get(key, {}), **(rules or {})}
+        out[part] = merged
+    return out
+
+
+def _check_spellings(path: Path, where: str, spellings: dict[str, list[str]], spec: dict[str, Any]) -> None:
+    for method, args in spellings.items():
+        rules = spec["methods"].get(method)
+        if rules is None:
+            raise MappingError(path, f"{where}.{method}", "no such method in this file")
+        rules = spec["methods"].get(rules.get("alias_of", method), rules)
+        known = set(rules.get("aliases", {})) | set(rules.get("args", {}))
+        for arg in args:
+            if arg not in known:
+                raise MappingError(path, f"{where}.{method}", f"`{arg}` is neither an alias nor a renamed argument here")
+
+
 def _load(path: Path, schema: Any) -> dict[str, Any]:
+    return _validate(path, _read(path), schema)
+
+
+def _read(path: Path) -> dict[str, Any]:
     try:
         raw = yamlfile.load(path.read_text(encoding="utf-8"))
     except FileNotFoundError:
@@ -59,11 +103,15 @@ def _load(path: Path, schema: Any) -> dict[str, Any]:
         raise MappingError(path, where, f"not valid YAML: {getattr(exc, 'problem', exc)}") from None
     if not isinstance(raw, dict):
         raise MappingError(path, "-", "the file must be a mapping of keys")
+    return raw
+
+
+def _validate(path: Path, raw: dict[str, Any], schema: Any, prefix: str = "") -> dict[str, Any]:
     try:
         return schema.load(raw)
     except ValidationError as exc:
         key, message = _first_error(exc.messages)
-        raise MappingError(path, key, message) from None
+        raise MappingError(path, prefix + key, message) from None
 
 
 def _first_error(messages: Any, prefix: str = "") -> tuple[str, str]:

@@ -326,6 +326,18 @@ ERROR_IDS = {
 }
 
 
+class VersionSchema(_Strict):
+    """An older version of a dialect, as an overlay on its file: each rule it names replaces the same rule
+    of the same method or object type; every other rule is the file's."""
+
+    about = fields.String()
+    # {method: [argument, ...]}: a call that uses one of these argument names was written for this version
+    spellings = fields.Dict(keys=fields.String(), values=fields.List(fields.String()), load_default=dict)
+    errors = fields.Dict(keys=fields.String(), values=fields.String(), load_default=dict)
+    methods = fields.Dict(keys=fields.String(), values=fields.Dict(), load_default=dict)
+    objects = fields.Dict(keys=fields.String(), values=fields.Dict(), load_default=dict)
+
+
 class DialectSchema(_Strict):
     dialect = fields.String(required=True)
     about = fields.String()
@@ -339,6 +351,9 @@ class DialectSchema(_Strict):
     # this dialect's methods its server allows a super-admin only; where the server says so ambiguously
     # (Kallithea: "Internal server error"), rcgate asks who the caller is and answers `access_denied`
     admin_only = fields.List(fields.String(), load_default=list)
+    # older versions of this dialect, each answered as a dialect of its own, `<dialect>@<version>`
+    versions = fields.Dict(keys=fields.String(validate=validate.Regexp(r"^[0-9][0-9.]*$")),
+                           values=fields.Nested(VersionSchema), load_default=dict)
 
     @validates_schema
     def _protocol_errors_present(self, data: dict, **kwargs: Any) -> None:

@@ -49,15 +49,6 @@ async def test_users_group_calls_answer_in_1x_shapes(rpc, member, endpoint):
     assert removed == {"success": True, "msg": f"removed member `{member}` from user group `{group}`"}
 
 
-async def test_older_spellings_of_1_3_are_accepted(rpc, member):
-    group = unique("g13")
-    await rpc.ok("create_users_group", {"group_name": group}, dialect=RC1)
-    added = await rpc.ok("add_user_to_users_group", {"group_name": group, "username": member}, dialect=RC1)
-    assert added["success"] is True
-    got = await rpc.ok("get_users_group", {"group_name": group}, dialect=RC1)
-    assert [m["username"] for m in got["members"]] == [member]
-
-
 async def test_create_repo_answers_with_the_new_repository(rpc, endpoint):
     name = unique("r1")
     dialect = endpoint or RC1  # create_repo's args are shared by every dialect: auto picks the fallback
@@ -70,12 +61,6 @@ async def test_create_repo_answers_with_the_new_repository(rpc, endpoint):
     assert repo["landing_rev"] == "tip"  # 1.x: a string, not ["rev", "tip"]
     got = await rpc.ok("get_repo", {"repoid": name}, dialect=RC1)
     assert repo == {k: v for k, v in got.items() if k not in ("members", "followers")}  # as 1.7.2's create_repo
-
-
-async def test_create_repo_with_1_3_owner_name(rpc):
-    name = unique("r13")
-    created = await rpc.ok("create_repo", {"repo_name": name, "owner_name": rpc.kallithea.admin_username}, dialect=None)
-    assert created["repo"]["owner"] == rpc.kallithea.admin_username
 
 
 async def test_pull_with_repo_name_answers_a_bare_string(rpc, hg_remote, endpoint):

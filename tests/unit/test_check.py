@@ -88,13 +88,32 @@ def test_committed_coverage_doc_is_current(monkeypatch):
 # --------------------------------------------------------------------------- broken copies
 
 
+def _drop_method(d: dict, method: str) -> None:
+    d["methods"].pop(method)
+    for overlay in d.get("versions", {}).values():  # and the older versions' rules for it
+        overlay.get("methods", {}).pop(method, None)
+        overlay.get("spellings", {}).pop(method, None)
+
+
 def test_missing_documented_method_fails(mappings_copy: Path, capsys):
-    edit(mappings_copy / "rhodecode1.yaml", lambda d: d["methods"].pop("get_users_group"))
+    edit(mappings_copy / "rhodecode1.yaml", lambda d: _drop_method(d, "get_users_group"))
     assert main(["check", "--mappings", str(mappings_copy)]) == 1
     err = capsys.readouterr().err
     assert "rhodecode1.yaml: methods.get_users_group: documented" in err
     row = next(r for c in check_mappings(mappings_copy).coverage if c.name == "rhodecode1" for r in c.rows if r.method == "get_users_group")
     assert row.status == "missing"
+
+
+def test_version_overlay_cannot_add_a_method(mappings_copy: Path, capsys):
+    edit(mappings_copy / "rhodecode1.yaml", lambda d: d["methods"].pop("get_users_group"))
+    assert main(["check", "--mappings", str(mappings_copy)]) == 1
+    assert "rhodecode1.yaml: versions.1.3.methods.get_users_group: not in this file's `methods:`" in capsys.readouterr().err
+
+
+def test_version_spelling_must_be_an_older_name(mappings_copy: Path, capsys):
+    edit(mappings_copy / "rhodecode1.yaml", lambda d: d["versions"]["1.3"]["spellings"]["pull"].append("repoid"))
+    assert main(["check", "--mappings", str(mappings_copy)]) == 1
+    assert "versions.1.3.spellings.pull: `repoid` is neither an alias nor a renamed argument here" in capsys.readouterr().err
 
 
 def test_dead_alias_fails(mappings_copy: Path):

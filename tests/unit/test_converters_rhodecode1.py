@@ -38,3 +38,36 @@ def test_unrecognised_values_pass_unchanged(name, value):
     c = CONVERTERS[name]
     assert c.up(value) == value
     assert c.down(value) == value
+
+
+def test_rc13_members_are_13s_member_shapes():
+    c = CONVERTERS["rc13_members"]
+    user = {"name": "john", "type": "user", "permission": "repository.write",
+            "user": {"id": 2, "username": "john", "firstname": "John", "lastname": "Doe", "email": "j@x",
+                     "active": True, "admin": False, "ldap_dn": "uid=john", "last_login": None}}
+    group = {"name": "devs", "type": "users_group", "permission": "repository.read",
+             "user_group": {"id": 3, "group_name": "devs", "active": True}}
+    assert c.down([user, group]) == [
+        {"type": "user", "id": 2, "username": "john", "firstname": "John", "lastname": "Doe", "email": "j@x",
+         "active": True, "admin": False, "ldap": "uid=john", "permission": "repository.write"},
+        {"type": "users_group", "id": 3, "name": "devs", "active": True, "permission": "repository.read"},
+    ]
+    # a member whose record was not read: every 1.3 field, null
+    assert c.down([{"name": "devs", "type": "users_group", "permission": "repository.read"}]) == [
+        {"type": "users_group", "id": None, "name": "devs", "active": None, "permission": "repository.read"}]
+    assert c.up(c.down([user, group])) == [{"name": "john", "type": "user", "permission": "repository.write"},
+                                           {"name": "devs", "type": "users_group", "permission": "repository.read"}]
+
+
+def test_object_id_is_the_objects_id():
+    c = CONVERTERS["object_id"]
+    assert c.down({"id": 5, "username": "john"}) == 5
+    assert c.up(5) == {"id": 5}
+    assert c.down(None) is None
+
+
+def test_every_converter_is_documented():
+    from pathlib import Path
+
+    readme = (Path(__file__).resolve().parents[2] / "mappings" / "README.md").read_text()
+    assert [n for n in CONVERTERS if f"| `{n}` |" not in readme] == []

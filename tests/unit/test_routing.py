@@ -149,6 +149,7 @@ def test_one_backend_stays_a_backend_named_default(tmp_path):
     (lambda t: t + "backend: {url: 'http://x:1'}\n", "not both"),
     (lambda t: t + "numeric_repo_ids: somewhere\n", "numeric_repo_ids"),
     (lambda t: t.replace("dialect: rhodecode1", "dialect: svn"), "backends"),
+    (lambda t: t + "pinned_versions: {bots: rhodecode1@1.3}\n", "pinned_versions.bots: no caller group named `bots`"),
 ])
 def test_config_mistakes_are_named(tmp_path, change, message):
     with pytest.raises(ConfigError) as info:
@@ -161,3 +162,22 @@ def test_backend_flags_apply_only_to_a_single_backend(tmp_path):
     with pytest.raises(ConfigError) as info:
         config.override(backend_url="http://elsewhere:1")
     assert "--backend-url" in str(info.value)
+
+
+@pytest.mark.parametrize("pinned, message", [
+    ("rhodecode1@9.9", "pinned_versions.ci: `rhodecode1@9.9` is no dialect version (the mapping files have: "
+                       "rhodecode1@1.3)"),
+    ("kallithea", "pinned_versions.ci: `kallithea` is no dialect version"),
+])
+def test_a_pin_names_a_version_the_mapping_files_declare(tmp_path, pinned, message):
+    from gateway.app import build_snapshot
+
+    config = load_config(write(tmp_path, BRIDGE + f"pinned_versions: {{ci: '{pinned}'}}\n"))
+    with pytest.raises(ConfigError) as info:
+        build_snapshot(config.override(mappings=MAPPINGS))
+    assert message in str(info.value)
+
+
+def test_a_pin_loads(tmp_path):
+    config = load_config(write(tmp_path, BRIDGE + "pinned_versions: {ci: rhodecode1@1.3}\n"))
+    assert config.pinned_versions == {"ci": "rhodecode1@1.3"}
