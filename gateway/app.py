@@ -21,6 +21,7 @@ in-flight calls finish on the set they started with.
 from __future__ import annotations
 
 import asyncio
+import copy
 import logging
 import os
 import time
@@ -40,6 +41,7 @@ from .mapping.engine import Dialect, Inbound, Mappings, Outbound, compile_mappin
 from .mapping.loader import load_mappings
 from .metrics import Metrics
 from .routing import NumericRepoId, Route, Router
+from .shadow import Shadow, ShadowCall, capture
 
 log = logging.getLogger("rcgate")
 ENDPOINTS = {"/_admin/api": None, "/{dialect}/_admin/api": "{dialect}"}  # a dialect (or dialect@version) by path
@@ -124,6 +126,15 @@ class Gateway:
         )
         self.metrics = Metrics(lambda: self.audit.queue.qsize(), lambda: self.audit.dropped)
         self.retired: list[Backend] = []  # clients of replaced snapshots, closed once their calls are done
+        self.shadow = Shadow(lambda target, method, args, key: _send(self, target, method, args, key),
+                             self.metrics.shadow_result)
+        self._configure_shadow(self.current)
+        self.metrics.shadow_in_flight(lambda: self.shadow.in_flight)
+
+    def _configure_shadow(self, snap: Snapshot) -> None:
+        c = snap.config
+        self.shadow.configure(snap.mappings, c.shadow_log, c.shadow_max_in_flight, c.noise_check,
+                              frozenset(c.audit_redact))
 
     async def reload(self) -> bool:
         """Re-read config, mappings and credential maps; swap only if all of it is valid. True when swapped."""
@@ -138,6 +149,7 @@ class Gateway:
         for client in new.clients:
             await client.start()
         self.current = new
+        self._configure_shadow(new)
         self.metrics.reloads.labels("ok").inc()
         log.info("reloaded configuration, mappings and credential maps")
         self.retired.extend(old.clients)
@@ -151,6 +163,7 @@ class Gateway:
                 asyncio.ensure_future(client.close())
 
     async def close(self) -> None:
+        await self.shadow.close()  # running comparisons still use the clients
         for client in [*self.current.clients, *self.retired]:
             await client.close()
         self.retired.clear()
@@ -201,6 +214,7 @@ async def serve_call(request: web.Request, forced_dialect: str | None) -> web.Re
     canonical_method = None
     caller_key: Any = None
     target: Target | None = None
+    seen: dict[str, Any] | None = None  # a shadowed read: the primary's answer, kept for the comparison
     try:
         payload = envelope.decode(await _read_body(request), snap.config.max_json_depth)
         if snap.detects(forced_dialect):
@@ -219,13 +233,15 @@ async def serve_call(request: web.Request, forced_dialect: str | None) -> web.Re
         event["canonical_method"] = canonical_method = plan.canonical_method
         event["args"] = plan.canonical_args
         event["backend_method"] = plan.backend_method
+        if gw.shadow.wanted(route.shadow, route.shadow_sample, canonical_method):
+            seen = {}
         listed = snap.mappings.canonical[canonical_method].lists if canonical_method else None
         owners = snap.router.candidates(dialect.family, canonical_method, fingerprint) if listed and not snap.router.trivial else ()
         if len(owners) > 1:  # repositories on several instances: every one asked, each entry from its owner
             event["backend"] = ",".join(owners)
             result, extra = await _list_across(gw, snap, dialect, call, fingerprint, owners, listed[1]), None
         else:
-            result, extra = await _call_backend(gw, snap, target, dialect, plan, call.key)
+            result, extra = await _call_backend(gw, snap, target, dialect, plan, call.key, seen)
         body = envelope.render(dialect, call.id, result=result, extra=extra)
         event["outcome"] = "ok"
     except RpcError as exc:
@@ -238,6 +254,10 @@ async def serve_call(request: web.Request, forced_dialect: str | None) -> web.Re
         log.error("internal error: %s", type(exc).__name__)
         body = envelope.render(dialect, request_id, error=dialect.errors.render("internal_error", {}))
         event.update(outcome="error", error_code="internal_error", error=type(exc).__name__)
+    if seen is not None:  # the caller's answer is ready: the shadow starts now, on its own
+        gw.shadow.submit(ShadowCall(event["request_id"], fingerprint, canonical_method,
+                                    copy.deepcopy(plan.canonical_args), call.key, route.index, target,
+                                    snap.targets[route.shadow], seen))
     elapsed = time.perf_counter() - started
     event["dialect"] = dialect.name
     event["duration_ms"] = round(elapsed * 1000, 3)
@@ -324,7 +344,7 @@ def find_outbound(backend: Dialect, inbound: Inbound) -> Outbound:
 
 
 async def _call_backend(gw: Gateway, snap: Snapshot, target: Target, dialect: Dialect, plan: CallPlan,
-                        key: str) -> tuple[Any, dict[str, Any] | None]:
+                        key: str, seen: dict[str, Any] | None = None) -> tuple[Any, dict[str, Any] | None]:
     backend = target.dialect
     backend_args = plan.backend_args
     if plan.outbound is not None:
@@ -335,10 +355,14 @@ async def _call_backend(gw: Gateway, snap: Snapshot, target: Target, dialect: Di
         if plan.outbound.composed is not None:  # the backend lacks the method: its steps answer it
             send = _step_sender(gw, target, dialect, plan.inbound, key)
             result = await composed.answer(plan.outbound.composed, plan.canonical_args, send)
+            if seen is not None:
+                seen["canonical"] = copy.deepcopy(result)
             return plan.inbound.result_down(result), None
         if plan.outbound.args_from:
             backend_args = await _args_first(gw, target, dialect, plan, key)
     answer = await _send(gw, target, plan.backend_method, backend_args, key)
+    if seen is not None:
+        capture(seen, answer.result, answer.error)
     if plan.outbound is None:  # same dialect both sides: the server's answer, untouched
         if answer.error is not None:
             raise RpcError("backend_error", answer.error)

@@ -1,4 +1,4 @@
-"""Command line: `rcgate serve | check | translate | audit | credentials`."""
+"""Command line: `rcgate serve | check | translate | audit | shadow | credentials`."""
 from __future__ import annotations
 
 import argparse
@@ -133,6 +133,7 @@ def build_parser() -> argparse.ArgumentParser:
     translate.add_argument("--mappings", type=Path, metavar="DIR", help="mapping directory (default: mappings)")
     translate.set_defaults(run=_translate)
     _add_audit_parser(sub)
+    _add_shadow_parser(sub)
     _add_credentials_parser(sub)
     return parser
 
@@ -177,6 +178,128 @@ def _credentials_add(args: argparse.Namespace) -> int:
         print(f"rcgate credentials: {args.file}: {exc.strerror}", file=sys.stderr)
         return 2
     print(f"{args.file}: {'replaced the entry' if replaced else 'added an entry'} for that caller key")
+    return 0
+
+
+SHADOW_REPORT_DESCRIPTION = """\
+Summarise a diff log (the `shadow_log:` of a config, or what `rcgate shadow replay`
+wrote): per canonical method, the calls compared, the share that was equal, the
+failed ones (shadow down or too slow), and every path where the two instances
+differed, with in how many calls and one example. List items are shown by their
+key: `$.users[username=john].email` is counted under `$.users[*].email`.
+
+With --max-diff-rate R the exit code is 1 when any method differed in more than R
+of its compared calls (0.0 - 1.0), so that a cut-over can wait for a clean report:
+    rcgate shadow report shadow-diff.jsonl --max-diff-rate 0.01 && ./move-next-wave"""
+
+SHADOW_REPLAY_DESCRIPTION = """\
+Replay the reads recorded in audit logs against two backends of a config, offline,
+and write their comparison to a diff log (read it with `rcgate shadow report`).
+Each read is sent as its canonical call to both backends (through their credential
+maps) with the key read from standard input (one line; prompted without echo on a
+terminal), the same key for every call. Writes, reads whose answer is about the
+instance itself (canonical.yaml `compare.not_compared`) and calls whose recorded
+arguments were redacted are skipped.
+
+example:
+    rcgate shadow replay run/audit.jsonl --config bridge.yaml --primary old --shadow new \\
+        --out replay-diff.jsonl < admin.key
+    rcgate shadow report replay-diff.jsonl"""
+
+
+def _add_shadow_parser(sub: "argparse._SubParsersAction[argparse.ArgumentParser]") -> None:
+    shadow = sub.add_parser(
+        "shadow", help="compare two instances: report a diff log, replay an audit log",
+        description="The shadow diff: evidence that a new instance answers like the old one. Routes with "
+                    "`shadow:` write a diff log as traffic flows; these commands read it or make one.",
+    )
+    shadow_sub = shadow.add_subparsers(dest="shadow_command", metavar="COMMAND", required=True)
+    report = shadow_sub.add_parser("report", help="per method: calls compared, share equal, differing paths",
+                                   description=SHADOW_REPORT_DESCRIPTION,
+                                   formatter_class=argparse.RawDescriptionHelpFormatter)
+    report.add_argument("paths", nargs="+", type=Path, metavar="LOG", help="diff log file(s)")
+    report.add_argument("--json", action="store_true", help="the summary as one JSON object")
+    report.add_argument("--max-diff-rate", type=float, metavar="R",
+                        help="exit 1 when a method differs in more than R (0.0 - 1.0) of its compared calls")
+    report.set_defaults(run=_shadow_report)
+    replay = shadow_sub.add_parser("replay", help="replay an audit log's reads against two backends",
+                                   description=SHADOW_REPLAY_DESCRIPTION,
+                                   formatter_class=argparse.RawDescriptionHelpFormatter)
+    replay.add_argument("paths", nargs="+", type=Path, metavar="AUDIT_LOG", help="audit log file(s)")
+    replay.add_argument("--config", type=Path, required=True, metavar="FILE", help="the config naming both backends")
+    replay.add_argument("--primary", required=True, metavar="NAME", help="the backend answering as before")
+    replay.add_argument("--shadow", required=True, metavar="NAME", help="the backend compared with it")
+    replay.add_argument("--out", type=Path, required=True, metavar="LOG", help="the diff log to append to")
+    replay.add_argument("--noise-check", action="store_true",
+                        help="ask the primary twice: what differs between its own answers is noise")
+    replay.add_argument("--limit", type=int, metavar="N", help="replay at most N calls")
+    replay.set_defaults(run=_shadow_replay)
+
+
+def _shadow_report(args: argparse.Namespace) -> int:
+    import json
+
+    from . import shadow_report as sr
+    from .audit_report import records
+
+    missing = [str(p) for p in args.paths if not p.is_file()]
+    if missing:
+        print(f"rcgate shadow report: not found: {', '.join(missing)}", file=sys.stderr)
+        return 2
+    if args.max_diff_rate is not None and not 0.0 <= args.max_diff_rate <= 1.0:
+        print("rcgate shadow report: --max-diff-rate is a share, 0.0 - 1.0", file=sys.stderr)
+        return 2
+    summary = sr.summarize(records(args.paths))
+    print(json.dumps(sr.as_json(summary), indent=2) if args.json else sr.format_text(summary), end="\n" if args.json else "")
+    if args.max_diff_rate is not None:
+        over = sr.over_rate(summary, args.max_diff_rate)
+        for s in over:
+            print(f"rcgate shadow report: {s.method} differs in {s.different} of {s.compared} calls "
+                  f"({s.diff_rate:.1%}), over {args.max_diff_rate:.1%}", file=sys.stderr)
+        return 1 if over else 0
+    return 0
+
+
+def _shadow_replay(args: argparse.Namespace) -> int:
+    import asyncio
+
+    from . import shadow_report as sr
+    from .app import build_snapshot
+    from .credentials import CredentialError, stdin_is_terminal
+    from .shadow import DiffLog
+
+    try:
+        config = load_config(args.config)
+        snapshot = build_snapshot(config)
+    except (ConfigError, MappingError, CredentialError) as exc:
+        print(f"rcgate shadow replay: {exc}", file=sys.stderr)
+        return 2
+    for name in (args.primary, args.shadow):
+        if name not in snapshot.targets:
+            print(f"rcgate shadow replay: no backend named `{name}` in {args.config} (backends: "
+                  f"{', '.join(snapshot.targets)})", file=sys.stderr)
+            return 2
+    missing = [str(p) for p in args.paths if not p.is_file()]
+    if missing:
+        print(f"rcgate shadow replay: not found: {', '.join(missing)}", file=sys.stderr)
+        return 2
+    if stdin_is_terminal():
+        import getpass
+
+        key = getpass.getpass("key to replay the calls with: ").strip()
+    else:
+        key = sys.stdin.readline().strip()
+    if not key:
+        print("rcgate shadow replay: no key on standard input (one line)", file=sys.stderr)
+        return 2
+    out = DiffLog(args.out, frozenset(config.audit_redact))
+    try:
+        counts = asyncio.run(sr.replay(list(args.paths), snapshot, args.primary, args.shadow, key, out,
+                                       noise_check=args.noise_check, limit=args.limit))
+    finally:
+        out.close()
+    print(f"replayed {counts['replayed']} of {counts['read']} calls: {counts['equal']} equal, {counts['different']} "
+          f"different, {counts['failed']} failed, {counts['skipped']} skipped; diff log: {args.out}")
     return 0
 
 

@@ -53,6 +53,8 @@ class RouteSchema(_Strict):
     repo = _OneOrMany()  # name globs of the repository (group) the call is about
     caller = _OneOrMany()  # names of groups under `callers:`
     dialect = _OneOrMany(validate=lambda v: all(d in DIALECTS for d in v) or _fail(f"dialects are {', '.join(DIALECTS)}"))
+    shadow = fields.String()  # a backend that also gets a sample of this route's reads, to compare
+    shadow_sample = fields.Float(validate=validate.Range(min=0.0, max=1.0))  # the share of reads shadowed
 
 
 def _fail(message: str) -> bool:
@@ -99,6 +101,9 @@ class ConfigSchema(_Strict):
     # {caller group: dialect@version}: those keys' scripts were written for that older version
     pinned_versions = fields.Dict(keys=fields.String(), values=fields.String(), load_default=dict)
     numeric_repo_ids = fields.String(load_default="follow")  # follow | refuse | a backend's name
+    shadow_log = fields.String(load_default=None)  # the diff log (JSON lines) of the shadowed reads
+    shadow_max_in_flight = fields.Integer(load_default=16, validate=validate.Range(min=1))  # beyond: skipped
+    noise_check = fields.Boolean(load_default=False)  # ask the primary twice: what differs there is noise
     inbound = fields.Nested(InboundSchema, load_default=lambda: InboundSchema().load({}))
     audit = fields.Nested(AuditSchema, load_default=lambda: AuditSchema().load({}))
 
@@ -127,6 +132,8 @@ class RouteConfig:
     caller: tuple[str, ...] | None = None
     dialect: tuple[str, ...] | None = None
     index: int = 0  # its place in the list, for messages: routes[3]
+    shadow: str | None = None  # a backend that also gets a sample of this route's reads (never a write)
+    shadow_sample: float = 1.0  # the share of those reads, 0.0 - 1.0
 
 
 @dataclass(frozen=True)
@@ -154,6 +161,9 @@ class Config:
     callers: dict[str, tuple[str, ...]] = field(default_factory=dict)  # group name -> key fingerprints
     pinned_versions: dict[str, str] = field(default_factory=dict)  # caller group -> dialect@version
     numeric_repo_ids: str = "follow"
+    shadow_log: Path | None = None  # the diff log of shadowed reads
+    shadow_max_in_flight: int = 16  # shadow calls at once; beyond, a sampled read is skipped (and counted)
+    noise_check: bool = False  # ask the primary twice; a field that differs between its own answers is noise
     backend_credentials: Path | None = None  # the one backend's credential map
     backend_unmapped: str = "forward"
 
@@ -209,9 +219,16 @@ def load_config(path: Path | str) -> Config:
     if bool(backends) == bool(single):
         raise ConfigError(f"{path}: give either `backend:` (one server) or `backends:` (several), not "
                           f"{'both' if single else 'neither'}")
+    for i, r in enumerate(data["routes"]):
+        if "shadow_sample" in r and "shadow" not in r:
+            raise ConfigError(f"{path}: routes[{i}].shadow_sample: a sample of what? Name the `shadow:` backend")
     routes = tuple(RouteConfig(index=i, **r) for i, r in enumerate(data["routes"]))
     _check_routes(path, routes, {b.name for b in backends} if backends else {SINGLE_BACKEND},
                   data["callers"], data["numeric_repo_ids"])
+    shadowed = [r for r in routes if r.shadow]
+    if shadowed and not data["shadow_log"]:
+        raise ConfigError(f"{path}: routes[{shadowed[0].index}].shadow: shadowed reads need `shadow_log:`, the file "
+                          f"their differences are written to")
     for group in data["pinned_versions"]:
         if group not in data["callers"]:
             raise ConfigError(f"{path}: pinned_versions.{group}: no caller group named `{group}` under `callers:`")
@@ -231,6 +248,9 @@ def load_config(path: Path | str) -> Config:
         callers={k: tuple(v) for k, v in data["callers"].items()},
         pinned_versions=dict(data["pinned_versions"]),
         numeric_repo_ids=data["numeric_repo_ids"],
+        shadow_log=_relative_to(path, data["shadow_log"]) if data["shadow_log"] else None,
+        shadow_max_in_flight=data["shadow_max_in_flight"],
+        noise_check=data["noise_check"],
         inbound_dialect=data["inbound"]["dialect"],
         fallback_dialect=data["inbound"]["fallback"],
         audit_path=data["audit"]["path"],
@@ -267,6 +287,10 @@ def _check_routes(path: Path, routes: tuple[RouteConfig, ...], backends: set[str
         for group in r.caller or ():
             if group not in callers:
                 raise ConfigError(f"{where}.caller: no caller group named `{group}` under `callers:`")
+        if r.shadow is not None and r.shadow not in backends:
+            raise ConfigError(f"{where}.shadow: no backend named `{r.shadow}` (backends: {', '.join(sorted(backends))})")
+        if r.shadow is not None and r.shadow == r.backend:
+            raise ConfigError(f"{where}.shadow: `{r.shadow}` is this route's own backend: a shadow is another instance")
     if len(backends) > 1 and not routes:
         raise ConfigError(f"{path}: routes: several backends need routes (the last one, with no condition, "
                           f"is the default)")

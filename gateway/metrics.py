@@ -55,6 +55,12 @@ class Metrics:
             ["backend"], registry=self.registry,
         )
         self.reloads = Counter("rcgate_reloads", "Configuration reloads, by result", ["result"], registry=self.registry)
+        self.shadow = Counter(
+            "rcgate_shadow", "Shadowed reads by canonical method, primary and shadow backend, and result: compared "
+            "(equal + different), equal, different, noise (fields that differ between the primary's own two "
+            "answers), skipped (over shadow_max_in_flight, or not comparable), failed (shadow down or too slow)",
+            ["method", "primary", "shadow", "result"], registry=self.registry,
+        )
         Gauge("rcgate_audit_queue_depth", "Audit records waiting to be written",
               registry=self.registry).set_function(queue_depth)
         Gauge("rcgate_audit_dropped", "Audit records dropped because the queue was full (policy allowing)",
@@ -74,6 +80,12 @@ class Metrics:
         if histogram is None:
             histogram = self._backend_latency[backend] = _Histogram()
         histogram.observe(seconds)
+
+    def shadow_result(self, method: str, primary: str, shadow: str, result: str) -> None:
+        self.shadow.labels(method, primary, shadow, result).inc()
+
+    def shadow_in_flight(self, running: Callable[[], float]) -> None:
+        Gauge("rcgate_shadow_in_flight", "Shadow comparisons running now", registry=self.registry).set_function(running)
 
     def backend_error(self, backend: str) -> None:
         self.backend_errors.labels(backend).inc()

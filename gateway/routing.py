@@ -43,6 +43,8 @@ class Route:
     backend: str
     index: int  # the rule's place in `routes:`
     reason: str  # why it matched, for --explain
+    shadow: str | None = None  # the backend a sample of this route's reads also goes to
+    shadow_sample: float = 1.0
 
 
 class NumericRepoId(Exception):
@@ -90,7 +92,8 @@ class Router:
         self.backends = tuple(dict.fromkeys(r.config.backend for r in self.rules))
         self.trivial = len(self.rules) == 1  # one rule without conditions: nothing to decide
         self.by_repo = any(r.repo is not None for r in self.rules)
-        self._default = Route(self.rules[-1].config.backend, self.rules[-1].config.index, "the default route")
+        last = self.rules[-1].config
+        self._default = Route(last.backend, last.index, "the default route", last.shadow, last.shadow_sample)
         self._names_cache: dict[tuple[str | None, str, str], tuple[_Rule, ...]] = {}
         self._cache: dict[tuple[Any, ...], Route] = {}
 
@@ -130,7 +133,7 @@ class Router:
             if rule.repo is not None and (subject is None or not rule.repo.fullmatch(subject)):
                 continue
             why = rule.describe() + (f" (`{subject}`)" if rule.repo is not None else "")
-            return Route(rule.config.backend, rule.config.index, why)
+            return Route(rule.config.backend, rule.config.index, why, rule.config.shadow, rule.config.shadow_sample)
         return self._default  # unreachable: the last rule has no condition
 
     def _by_names(self, cmethod: str | None, raw_method: str, dialect: str) -> tuple[_Rule, ...]:

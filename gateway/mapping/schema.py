@@ -96,8 +96,33 @@ class ComposedSchema(_Strict):
     result = fields.Raw(required=True)  # template of the canonical answer, e.g. {convert: C, value: $step}
 
 
+class _OneOrManyNames(fields.Field):
+    def _deserialize(self, value: Any, attr: str | None, data: Any, **kwargs: Any) -> list[str]:
+        items = [value] if isinstance(value, str) else value
+        if not isinstance(items, list) or not items or not all(isinstance(i, str) and i for i in items):
+            raise ValidationError("a field name or a list of field names")
+        return list(items)
+
+
+class CompareObjectSchema(_Strict):
+    """What legitimately differs for one object type between two instances holding the same data."""
+
+    instance = fields.List(fields.String(), load_default=list)  # fields each instance has its own value of
+    key = _OneOrManyNames()  # what identifies an object of this type on both: a list of them is a set by it
+    unordered = fields.List(fields.String(), load_default=list)  # list fields whose order means nothing
+
+
+class CompareSchema(_Strict):
+    """How the shadow diff compares two instances' canonical answers (`compare:` of canonical.yaml)."""
+
+    objects = fields.Dict(keys=fields.String(), values=fields.Nested(CompareObjectSchema), load_default=dict)
+    # {method: reason}: reads whose answer is about the instance itself; never compared
+    not_compared = fields.Dict(keys=fields.String(), values=fields.String(), load_default=dict)
+
+
 class CanonicalSchema(_Strict):
     about = fields.String()
+    compare = fields.Nested(CompareSchema, load_default=lambda: CompareSchema().load({}))
     objects = fields.Dict(
         keys=fields.String(),
         values=fields.Dict(keys=fields.String(), values=fields.String()),
@@ -113,6 +138,12 @@ class CanonicalSchema(_Strict):
             for field, kind in children.items():
                 if kind not in known:
                     raise ValidationError(f"unknown object type `{kind}`", f"objects.{obj}.{field}")
+        for obj in data["compare"]["objects"]:
+            if obj not in known:
+                raise ValidationError(f"unknown object type `{obj}`", f"compare.objects.{obj}")
+        for name in data["compare"]["not_compared"]:
+            if name not in data["methods"]:
+                raise ValidationError(f"`{name}` is no method of this file", f"compare.not_compared.{name}")
         for name, method in data["methods"].items():
             for path, kind in _shape_leaves(method.get("result")):
                 if kind not in known:

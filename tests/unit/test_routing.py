@@ -150,6 +150,14 @@ def test_one_backend_stays_a_backend_named_default(tmp_path):
     (lambda t: t + "numeric_repo_ids: somewhere\n", "numeric_repo_ids"),
     (lambda t: t.replace("dialect: rhodecode1", "dialect: svn"), "backends"),
     (lambda t: t + "pinned_versions: {bots: rhodecode1@1.3}\n", "pinned_versions.bots: no caller group named `bots`"),
+    (lambda t: t.replace("{backend: old}", "{backend: old, shadow: newer}") + "shadow_log: d.jsonl\n",
+     "routes[2].shadow: no backend named `newer`"),
+    (lambda t: t.replace("{backend: old}", "{backend: old, shadow: old}") + "shadow_log: d.jsonl\n",
+     "routes[2].shadow: `old` is this route's own backend"),
+    (lambda t: t.replace("{backend: old}", "{backend: old, shadow: new}"), "routes[2].shadow: shadowed reads need `shadow_log:`"),
+    (lambda t: t.replace("{backend: old}", "{backend: old, shadow_sample: 0.1}"), "routes[2].shadow_sample: a sample of what?"),
+    (lambda t: t.replace("{backend: old}", "{backend: old, shadow: new, shadow_sample: 2}"), "shadow_sample"),
+    (lambda t: t + "shadow_max_in_flight: 0\n", "shadow_max_in_flight"),
 ])
 def test_config_mistakes_are_named(tmp_path, change, message):
     with pytest.raises(ConfigError) as info:
@@ -181,3 +189,13 @@ def test_a_pin_names_a_version_the_mapping_files_declare(tmp_path, pinned, messa
 def test_a_pin_loads(tmp_path):
     config = load_config(write(tmp_path, BRIDGE + "pinned_versions: {ci: rhodecode1@1.3}\n"))
     assert config.pinned_versions == {"ci": "rhodecode1@1.3"}
+
+
+def test_a_route_carries_its_shadow(tmp_path):
+    text = BRIDGE.replace("{backend: old}", "{backend: old, shadow: new, shadow_sample: 0.25}") + "shadow_log: d.jsonl\n"
+    config = load_config(write(tmp_path, text))
+    assert config.shadow_log == tmp_path / "d.jsonl" and config.shadow_max_in_flight == 16 and not config.noise_check
+    r = Router(config.route_list(), config.callers, CANONICAL)
+    route = r.choose("kallithea", "get_user", "get_user", None, dict)
+    assert (route.backend, route.shadow, route.shadow_sample) == ("old", "new", 0.25)
+    assert r.choose("kallithea", "get_repo", "get_repo", None, lambda: {"repoid": "infra/x"}).shadow is None
