@@ -186,7 +186,9 @@ Summarise a diff log (the `shadow_log:` of a config, or what `rcgate shadow repl
 wrote): per canonical method, the calls compared, the share that was equal, the
 failed ones (shadow down or too slow), and every path where the two instances
 differed, with in how many calls and one example. List items are shown by their
-key: `$.users[username=john].email` is counted under `$.users[*].email`.
+key: `$.users[username=john].email` is counted under `$.users[*].email`. The
+per-worker files of `rcgate serve --workers N` (NAME.w1.EXT, ...) beside a given
+LOG are read with it.
 
 With --max-diff-rate R the exit code is 1 when any method differed in more than R
 of its compared calls (0.0 - 1.0), so that a cut-over can wait for a clean report:
@@ -242,14 +244,16 @@ def _shadow_report(args: argparse.Namespace) -> int:
     from . import shadow_report as sr
     from .audit_report import records
 
-    missing = [str(p) for p in args.paths if not p.is_file()]
+    from .audit_report import expand
+
+    missing = [str(p) for p in args.paths if not expand([p])]
     if missing:
         print(f"rcgate shadow report: not found: {', '.join(missing)}", file=sys.stderr)
         return 2
     if args.max_diff_rate is not None and not 0.0 <= args.max_diff_rate <= 1.0:
         print("rcgate shadow report: --max-diff-rate is a share, 0.0 - 1.0", file=sys.stderr)
         return 2
-    summary = sr.summarize(records(args.paths))
+    summary = sr.summarize(records(expand(args.paths)))  # with the per-worker files beside each
     print(json.dumps(sr.as_json(summary), indent=2) if args.json else sr.format_text(summary), end="\n" if args.json else "")
     if args.max_diff_rate is not None:
         over = sr.over_rate(summary, args.max_diff_rate)

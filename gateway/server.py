@@ -71,9 +71,15 @@ async def _reload_on_sighup(app: web.Application) -> None:
 
 def _worker(config: Config, reload_config: Callable[[], Config] | None, index: int) -> None:
     logging.basicConfig(level=logging.INFO, format=f"%(asctime)s rcgate[w{index}] %(levelname)s %(message)s")
-    config = config.override(audit_path=worker_audit_path(config.audit_path, index))
-    reload = (lambda: reload_config().override(audit_path=config.audit_path)) if reload_config else None
+    config = _per_worker(config, index)
+    reload = (lambda: _per_worker(reload_config(), index)) if reload_config else None
     raise SystemExit(_serve(config, reload, reuse_port=True))
+
+
+def _per_worker(config: Config, index: int) -> Config:
+    """Each worker writes its own audit log and diff log (NAME.wN.EXT): the readers take them together."""
+    shadow_log = Path(worker_audit_path(str(config.shadow_log), index)) if config.shadow_log else None
+    return config.override(audit_path=worker_audit_path(config.audit_path, index), shadow_log=shadow_log)
 
 
 def worker_audit_path(path: str, index: int) -> str:

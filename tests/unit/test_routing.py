@@ -199,3 +199,12 @@ def test_a_route_carries_its_shadow(tmp_path):
     route = r.choose("kallithea", "get_user", "get_user", None, dict)
     assert (route.backend, route.shadow, route.shadow_sample) == ("old", "new", 0.25)
     assert r.choose("kallithea", "get_repo", "get_repo", None, lambda: {"repoid": "infra/x"}).shadow is None
+
+
+def test_each_worker_writes_its_own_diff_log(tmp_path):
+    from gateway.server import _per_worker
+
+    config = load_config(write(tmp_path, BRIDGE.replace("{backend: old}", "{backend: old, shadow: new}")
+                               + "shadow_log: logs/diff.jsonl\naudit: {path: logs/audit.jsonl}\n"))
+    two = _per_worker(config, 2)
+    assert two.shadow_log == tmp_path / "logs" / "diff.w2.jsonl" and two.audit_path.endswith("audit.w2.jsonl")
