@@ -27,13 +27,14 @@ import os
 import time
 from dataclasses import dataclass
 from typing import Any, Callable
+from urllib.parse import parse_qsl, urlencode
 
 from aiohttp import web
 
-from . import composed, envelope, listing
+from . import composed, envelope, listing, views
 from .audit import AuditLog, key_fingerprint
 from .backend import Backend, BackendUnavailable
-from .config import Config, ConfigError
+from .config import BackendConfig, Config, ConfigError
 from .credentials import CredentialError, CredentialMap
 from .dialects import DialectDetector
 from .errors import RpcError
@@ -57,6 +58,8 @@ class Target:
     dialect: Dialect
     client: Backend
     credentials: CredentialMap
+    config: BackendConfig  # its url, timeout and pool size: the view proxy's own client uses them
+    views: views.ViewRules  # how its server takes a key on a web view, its paths that differ
 
 
 @dataclass(frozen=True)
@@ -68,6 +71,8 @@ class Snapshot:
     detector: DialectDetector
     targets: dict[str, Target]
     router: Router
+    after_repo: frozenset[str]  # the path segments where a repository's name ends and its view begins
+    view_spellings: tuple[views.ViewRules, ...]  # every dialect's paths, to read a caller's view path
 
     def dialect_for(self, forced: str | None) -> Dialect:
         """The dialect before the body is read: forced by the path, configured, or auto's fallback."""
@@ -103,6 +108,9 @@ def build_snapshot(config: Config) -> Snapshot:
             versions = sorted(n for n, d in mappings.dialects.items() if d.version_of)
             raise ConfigError(f"pinned_versions.{group}: `{name}` is no dialect version (the mapping files have: "
                               f"{', '.join(versions) or 'none'})")
+    after_repo = frozenset(mappings.spec.canonical["views"]["after_repo"])
+    view_rules = {name: views.compile_view_rules(d.get("views") or {}, after_repo)
+                  for name, d in mappings.spec.dialects.items() if d.get("version_of") is None}
     targets = {}
     for b in config.backend_list():
         dialect = mappings.dialects[b.dialect]
@@ -110,9 +118,11 @@ def build_snapshot(config: Config) -> Snapshot:
             credentials = CredentialMap.load(b.credentials, b.unmapped)
         except CredentialError as exc:
             raise CredentialError(f"backends.{b.name}.credentials: {exc}") from None
-        targets[b.name] = Target(b.name, dialect, Backend(b.url, dialect, b.timeout, b.max_connections), credentials)
+        targets[b.name] = Target(b.name, dialect, Backend(b.url, dialect, b.timeout, b.max_connections), credentials,
+                                 b, view_rules[b.dialect])
     router = Router(config.route_list(), config.callers, mappings.canonical, config.numeric_repo_ids)
-    return Snapshot(config, mappings, DialectDetector(mappings, config.fallback_dialect), targets, router)
+    return Snapshot(config, mappings, DialectDetector(mappings, config.fallback_dialect), targets, router,
+                    after_repo, tuple(view_rules.values()))
 
 
 class Gateway:
@@ -126,6 +136,7 @@ class Gateway:
         )
         self.metrics = Metrics(lambda: self.audit.queue.qsize(), lambda: self.audit.dropped)
         self.retired: list[Backend] = []  # clients of replaced snapshots, closed once their calls are done
+        self.views = views.ViewProxy()  # general HTTP traffic: aiohttp's client, one pool per backend
         self.shadow = Shadow(lambda target, method, args, key: _send(self, target, method, args, key),
                              self.metrics.shadow_result)
         self._configure_shadow(self.current)
@@ -164,6 +175,7 @@ class Gateway:
 
     async def close(self) -> None:
         await self.shadow.close()  # running comparisons still use the clients
+        await self.views.close()
         for client in [*self.current.clients, *self.retired]:
             await client.close()
         self.retired.clear()
@@ -179,6 +191,7 @@ def create_app(config: Config, reload_config: Callable[[], Config] | None = None
     app.router.add_get("/metrics", _metrics)
     app.router.add_get("/healthz", _healthz)
     app.router.add_get("/readyz", _readyz)
+    app.router.add_route("*", "/{path:.*}", serve_view)  # the rest of the host, last: every other path
     app.on_startup.append(_start)
     app.on_cleanup.append(_stop)
     return app
@@ -267,6 +280,53 @@ async def serve_call(request: web.Request, forced_dialect: str | None) -> web.Re
     if canonical_method and dialect.envelope.canonical_header:  # a migration hint; the body stays as it is
         headers[CANONICAL_HEADER] = canonical_method
     return web.Response(body=body, content_type="application/json", headers=headers)
+
+
+async def serve_view(request: web.Request) -> web.StreamResponse:
+    """Web views, downloads, hg and git over HTTP: streamed to the backend the routes assign, the key
+    rewritten the way that backend reads it. The API under any other spelling goes through serve_call."""
+    gw: Gateway = request.app[GATEWAY]
+    snap = gw.current
+    path = request.rel_url.raw_path  # never an absolute-form target or the Host header: a configured backend only
+    if views.is_api_path(path):
+        forced = views.api_prefix(path)
+        if forced is not None and forced not in snap.mappings.dialects:
+            raise web.HTTPNotFound()
+        return await serve_call(request, forced)
+    started = time.perf_counter()
+    query = parse_qsl(request.rel_url.raw_query_string, keep_blank_values=True)
+    key, query = views.take_key(query, request.headers)
+    fingerprint = key_fingerprint(key)
+    repo = views.repository_of(path, snap.after_repo)
+    write = views.is_write(request.method, path, query)
+    route = snap.router.choose_view(repo, write, fingerprint)
+    target = snap.targets[route.backend]
+    event: dict[str, Any] = {"request_id": os.urandom(16).hex(), "client": request.remote, "key": fingerprint,
+                             "dialect": "http", "method": views.kind(path, query), "http_method": request.method,
+                             "path": views.shown(path, query, gw.audit.secret_fields), "repo": repo,
+                             "backend": target.name}
+    done = views.Proxied()
+    sent = target.credentials.key_for(key) if key is not None else None
+    if key is not None and sent is None:  # `unmapped: refuse`: this backend never sees a key the map does not name
+        done.status, done.error = 403, "unmapped key"
+        response: web.StreamResponse = web.Response(status=403, text="Access was denied to this resource.\n")
+    else:
+        backend_path = target.views.from_canonical(views.canonical_path(path, snap.view_spellings))
+        query, headers = views.with_key(query, views.forward_headers(request.headers, key is not None), sent,
+                                        target.views)
+        base = views.backend_base(target.config.url)
+        response = await gw.views.forward(request, gw.views.session(target.name, target.config.max_connections),
+                                          base + backend_path + ("?" + urlencode(query) if query else ""), headers,
+                                          target.config.timeout, base, done)
+    elapsed = time.perf_counter() - started
+    event.update(status=done.status, bytes_in=done.bytes_in, bytes_out=done.bytes_out,
+                 outcome="ok" if done.error is None and done.status < 500 else "error",
+                 duration_ms=round(elapsed * 1000, 3))
+    if done.error is not None:
+        event["error"] = done.error
+    await gw.audit.record(**event)
+    gw.metrics.observe_call("http", event["method"], event["outcome"], elapsed, target.name)
+    return response
 
 
 def choose_route(snap: Snapshot, dialect: Dialect, method: str, args: dict[str, Any], fingerprint: str | None) -> Route:

@@ -156,6 +156,23 @@ class Router:
                 break  # every later rule is shadowed for this call
         return tuple(found)
 
+    def choose_view(self, repo: str | None, write: bool, fingerprint: str | None) -> Route:
+        """The route of a web view, a download or an hg/git request about `repo` (None: the server's own
+        pages). A rule's `method` matches it only through `read` / `write`; a rule with a `dialect`
+        condition never does (such a request has no dialect)."""
+        kind = "write" if write else "read"
+        for rule in self.rules:
+            c = rule.config
+            if c.dialect is not None or (c.method is not None and kind not in c.method):
+                continue
+            if not rule.matches_caller(fingerprint):
+                continue
+            if rule.repo is not None and (repo is None or not rule.repo.fullmatch(repo)):
+                continue
+            why = rule.describe() + (f" (`{repo}`)" if rule.repo is not None else "")
+            return Route(c.backend, c.index, why)
+        return self._default
+
     def choose_for_name(self, dialect: str, cmethod: str, fingerprint: str | None, name: str) -> str:
         """The backend that owns one entry of a listing (the repository or group called `name`)."""
         return self.choose_listed(dialect, cmethod, fingerprint, name).backend

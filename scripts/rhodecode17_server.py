@@ -119,6 +119,13 @@ def configure_ini(text: str, port: int) -> str:
     if not re.search(r"(?m)^sqlalchemy\.db1\.url = sqlite:", text):
         raise RuntimeError("the generated ini is not on sqlite")
     text = re.sub(r"(?m)^debug = true$", "debug = false", text)
+    # the views scripts download with ?api_key= (the 1.7 ini's recommended list, commented out there)
+    text, n = re.subn(r"(?m)^api_access_controllers_whitelist =\s*$",
+                      "api_access_controllers_whitelist = ChangesetController:changeset_patch, "
+                      "ChangesetController:changeset_raw, FilesController:raw, FilesController:rawfile, "
+                      "FilesController:archivefile", text)
+    if n != 1:
+        raise RuntimeError("could not set api_access_controllers_whitelist in the generated ini")
     out, section = [], ""
     for line in text.splitlines(keepends=True):
         m = re.match(r"\[(.+)\]\s*$", line)

@@ -120,8 +120,15 @@ class CompareSchema(_Strict):
     not_compared = fields.Dict(keys=fields.String(), values=fields.String(), load_default=dict)
 
 
+class CanonicalViewsSchema(_Strict):
+    """Web views, downloads, hg and git over HTTP: where a repository's name ends in a path."""
+
+    after_repo = fields.List(fields.String(), load_default=list)  # the first of these segments starts the view
+
+
 class CanonicalSchema(_Strict):
     about = fields.String()
+    views = fields.Nested(CanonicalViewsSchema, load_default=lambda: CanonicalViewsSchema().load({}))
     compare = fields.Nested(CompareSchema, load_default=lambda: CompareSchema().load({}))
     objects = fields.Dict(
         keys=fields.String(),
@@ -369,8 +376,34 @@ class VersionSchema(_Strict):
     objects = fields.Dict(keys=fields.String(), values=fields.Dict(), load_default=dict)
 
 
+class ViewKeySchema(_Strict):
+    query = fields.String()  # the query parameter this server reads a key from on a web view
+    header = fields.String()  # ... or the header (`Authorization` is sent as "Bearer <key>")
+
+    @validates_schema
+    def _one(self, data: dict, **kwargs: Any) -> None:
+        if len(data) != 1:
+            raise ValidationError("give one of `query` or `header`")
+
+
+def _view_path(value: str) -> bool:
+    if not value.startswith("{repo}/") and not value.startswith("_"):
+        raise ValidationError("a view path starts with `{repo}/` (a repository's view) or `_` (the server's own)")
+    return True
+
+
+class ViewsSchema(_Strict):
+    """How this dialect's server takes web views: its key, and its paths that differ from canonical ones."""
+
+    key = fields.Nested(ViewKeySchema, required=True)
+    # {this dialect's path: the canonical (modern RhodeCode) path}, `{repo}` standing for the repository
+    paths = fields.Dict(keys=fields.String(validate=_view_path), values=fields.String(validate=_view_path),
+                        load_default=dict)
+
+
 class DialectSchema(_Strict):
     dialect = fields.String(required=True)
+    views = fields.Nested(ViewsSchema)
     about = fields.String()
     envelope = fields.Nested(EnvelopeSchema, required=True)
     errors = fields.Dict(keys=fields.String(), values=fields.String(), required=True)

@@ -6,6 +6,9 @@ passwords of the Kallithea tests, the keys and passwords of the `kallithea` and
 and the API key of every Kallithea user in every Kallithea instance this session
 created under the pytest base temp dir (read from its kallithea.db).
 
+Also any `?api_key=` or `?auth_token=` value in a query string (a proxied web view's key),
+whoever's key it is.
+
 rcgate's logs: every audit file (`*.jsonl`, rotated `*.jsonl.N`), every `*.log` that
 is not inside a Kallithea home, and the session's in-process log
 (`rcgate-logs/python-logging.log`, every Python log record of the session).
@@ -42,6 +45,10 @@ def kallithea_keys(homes: list[Path]) -> set[str]:
     return keys
 
 
+# a key in a query string (a proxied web view's ?api_key= / ?auth_token=), whoever's key it is
+QUERY_KEY = re.compile(r"[?&](api_key|auth_token)=(?!%3Credacted|<redacted>)([^&\s\"'<]+)")
+
+
 def scan(files: list[Path], secrets: set[str]) -> tuple[int, list[str]]:
     lines, hits = 0, []
     for path in files:
@@ -51,6 +58,9 @@ def scan(files: list[Path], secrets: set[str]) -> tuple[int, list[str]]:
                 for secret in secrets:
                     if secret in line:
                         hits.append(f"{path}:{number}: a secret ({secret[:3]}...) in: {line[:160]!r}")
+                m = QUERY_KEY.search(line)
+                if m:
+                    hits.append(f"{path}:{number}: a key in a query string ({m.group(1)}=...) in: {line[:160]!r}")
     return lines, hits
 
 
@@ -89,3 +99,5 @@ def test_the_scan_would_find_a_secret(tmp_path):
     lines, hits = scan([log], {ledger.CALLER_KEY})
     assert lines == 2 and len(hits) == 1
     assert scan([log], {"not-there-at-all"})[1] == []
+    log.write_text('{"path": "/r/raw/tip/f?api_key=0123456789abcdef"}\n{"path": "/r/raw/tip/f?x=%3Credacted%3E"}\n')
+    assert [h.split(": ", 1)[1][:28] for h in scan([log], set())[1]] == ["a key in a query string (api"]
