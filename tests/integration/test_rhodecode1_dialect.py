@@ -88,13 +88,13 @@ async def test_get_repo_members_and_landing_rev_in_1x_form(rpc, member):
                        "success": True}
     granted = await rpc.ok("grant_user_permission", {"repo_name": name, "username": member, "perm": "repository.read"},
                            dialect=RC1)
-    assert granted["success"] is True
+    assert set(granted) == {"msg"}  # `repo_name`, `username`: a 1.3 script, answered as 1.3 did
     repo = await rpc.ok("get_repo", {"repoid": name}, dialect=RC1)
     assert repo["landing_rev"] == "tip"
     types = {m.get("username") or m.get("group_name"): m["type"] for m in repo["members"]}  # 1.x's own names
     assert types[group] == "users_group" and types[member] == "user"  # 1.x tag for group entries
     revoked = await rpc.ok("revoke_users_group_permission", {"repo_name": name, "users_group": group}, dialect=RC1)
-    assert revoked == {"msg": f"Revoked perm for user group: `{group}` in repo: `{name}`", "success": True}
+    assert revoked == {"msg": f"Revoked perm for user group: `{group}` in repo: `{name}`"}  # 1.3 spellings
     revoked = await rpc.ok("revoke_user_permission", {"repoid": name, "userid": member}, dialect=RC1)
     assert revoked["success"] is True
 
@@ -121,7 +121,7 @@ async def test_fork_and_delete_repo(rpc):
     forked = await rpc.ok("fork_repo", {"repoid": name, "fork_name": fork, "landing_rev": "tip"}, dialect=RC1)
     assert forked == {"msg": f"Created fork of `{name}` as `{fork}`", "success": True}
     assert (await rpc.ok("get_repo", {"repoid": fork}, dialect=RC1))["fork_of"] == name
-    deleted = await rpc.ok("delete_repo", {"repo_name": fork}, dialect=RC1)
+    deleted = await rpc.ok("delete_repo", {"repoid": fork}, dialect=RC1)
     assert deleted == {"msg": f"Deleted repository `{fork}`", "success": True}
 
 
