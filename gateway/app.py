@@ -1,14 +1,17 @@
 """The gateway: one aiohttp application, one pipeline.
 
-    body ─► envelope.decode ─► detect dialect ─► envelope.read_call
+    body ─► envelope.decode ─► detect dialect (and version) ─► envelope.read_call
          ─► routes.choose (canonical method, repository, caller, dialect) ─► backend
          ─► plan_call: inbound.to_canonical (rename, validate) ─► outbound.args_down
          ─► credentials.key_for ─► backend.call ─► outbound.result_up ─► fetches
          ─► inbound.result_down ─► envelope.render ─► HTTP 200
                                   (audit.record: exactly once, always, naming the backend)
+         └► a sampled read of a route with `shadow:`: compared off the caller's path (shadow.py)
 
 A list of repositories (canonical.yaml `lists:`) that routes spread over several
-backends is asked of each of them and merged (listing.py).
+backends is asked of each of them and merged (listing.py). Every other path of the
+host (web views, downloads, hg and git) is streamed to the routed backend by
+serve_view (views.py), with one audit record each.
 
 When the caller and the backend speak the same dialect nothing is translated: the
 server gets every argument the caller sent (older spellings renamed) and the caller
