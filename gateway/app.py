@@ -249,7 +249,7 @@ async def serve_call(request: web.Request, forced_dialect: str | None) -> web.Re
         event["canonical_method"] = canonical_method = plan.canonical_method
         event["args"] = plan.canonical_args
         event["backend_method"] = plan.backend_method
-        if gw.shadow.wanted(route.shadow, route.shadow_sample, canonical_method):
+        if route.shadow is not None and gw.shadow.wanted(route.shadow, route.shadow_sample, canonical_method):
             seen = {}
         listed = snap.mappings.canonical[canonical_method].lists if canonical_method else None
         owners = snap.router.candidates(dialect.family, canonical_method, fingerprint) if listed and not snap.router.trivial else ()
