@@ -323,5 +323,12 @@ async def test_toward_a_modern_backend_the_key_is_an_auth_token(rhodecode17, kal
         assert feed.path == f"/{WAVE}-m/feed-rss?x=1&auth_token={kallithea.admin_key}"  # 4.x's feed path
         assert raw.headers["cookie"] == "c=1" and "x-hop" not in raw.headers  # hop-by-hop headers stay here
         assert raw.headers["host"] == modern.url.split("//")[1]  # the backend's own name, not the caller's
+        # a client that waits for 100 Continue before its body (cs-kallithea-api does): the body arrives whole
+        body = b"x" * 100_000
+        answer = await raw_http(client.server.port, (
+            f"POST /{WAVE}-m/settings HTTP/1.1\r\nHost: x\r\nContent-Length: {len(body)}\r\n"
+            "Expect: 100-continue\r\nConnection: close\r\n\r\n").encode() + body)
+        assert answer.startswith(b"HTTP/1.1 100 Continue") and b"HTTP/1.1 200" in answer
+        assert modern.requests[-1].body == body and "expect" not in modern.requests[-1].headers
     finally:
         await modern.stop()
