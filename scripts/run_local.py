@@ -5,7 +5,7 @@
 
 Installs Kallithea on first use (cached under ~/.cache/rcgate), creates a fresh
 instance under HOME with a demo user group and repository, starts rcgate, prints
-one ready-to-paste curl call per dialect and waits. Ctrl-C stops both servers.
+one ready-to-paste curl call per dialect (and one web view) and waits. Ctrl-C stops both servers.
 `--smoke` runs the printed calls, checks their answers, and stops (used by the tests).
 """
 from __future__ import annotations
@@ -107,17 +107,21 @@ def example_calls(url: str, key: str) -> list[tuple[str, list[str]]]:
          curl({"id": 4, "api_key": key, "method": "get_user_group", "args": {"usergroupid": "developers"}})),
         ("modern RhodeCode: auth_token; get_user_group answers with `users`, pretty-printed",
          curl({"id": 5, "auth_token": key, "method": "get_user_group", "args": {"usergroupid": "developers"}})),
+        ("a web view with a key, through rcgate: the demo repository's RSS feed (4.x spelling: feed-rss)",
+         ["curl", "-s", url.replace("/_admin/api", f"/demo/feed-rss?auth_token={key}")]),
     ]
 
 
 def smoke(calls: list[tuple[str, list[str]]]) -> int:
-    answers = [json.loads(subprocess.run(argv, capture_output=True, check=True).stdout) for _, argv in calls]
+    outputs = [subprocess.run(argv, capture_output=True, check=True).stdout for _, argv in calls]
+    answers = [json.loads(out) for out in outputs[:5]]
     checks = [
         "members" in answers[0]["result"] and answers[0]["id"] == 1,
         answers[1] == {"id": 2, "result": None, "error": "Unable to pull changes from `demo`"},
         set(answers[2]["result"]) == {"msg", "repo"} and answers[2]["result"]["repo"]["landing_rev"] == "tip",
         "members" in answers[3]["result"] and "users" not in answers[3]["result"],
         "users" in answers[4]["result"] and "members" not in answers[4]["result"],
+        b"<rss" in outputs[5] and b"demo" in outputs[5],
     ]
     for (title, _), ok in zip(calls, checks):
         print(f"{'ok  ' if ok else 'FAIL'} {title}")

@@ -25,5 +25,5 @@ def test_run_local_smoke(tmp_path, kallithea):  # `kallithea`: the install is do
         capture_output=True, text=True, timeout=300,
     )
     assert result.returncode == 0, result.stdout + result.stderr
-    assert result.stdout.count("\nok   ") == 5 and "FAIL" not in result.stdout
+    assert result.stdout.count("\nok   ") == 6 and "FAIL" not in result.stdout
     assert result.stdout.count("curl -s http://127.0.0.1:") == 5
