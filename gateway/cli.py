@@ -197,6 +197,7 @@ of its compared calls (0.0 - 1.0), so that a cut-over can wait for a clean repor
 SHADOW_REPLAY_DESCRIPTION = """\
 Replay the reads recorded in audit logs against two backends of a config, offline,
 and write their comparison to a diff log (read it with `rcgate shadow report`).
+Rotated and per-worker audit files beside a given AUDIT_LOG are read with it.
 Each read is sent as its canonical call to both backends (through their credential
 maps) with the key read from standard input (one line; prompted without echo on a
 terminal), the same key for every call. Writes, reads whose answer is about the
@@ -283,7 +284,9 @@ def _shadow_replay(args: argparse.Namespace) -> int:
             print(f"rcgate shadow replay: no backend named `{name}` in {args.config} (backends: "
                   f"{', '.join(snapshot.targets)})", file=sys.stderr)
             return 2
-    missing = [str(p) for p in args.paths if not p.is_file()]
+    from .audit_report import expand
+
+    missing = [str(p) for p in args.paths if not expand([p])]
     if missing:
         print(f"rcgate shadow replay: not found: {', '.join(missing)}", file=sys.stderr)
         return 2
@@ -298,7 +301,7 @@ def _shadow_replay(args: argparse.Namespace) -> int:
         return 2
     out = DiffLog(args.out, frozenset(config.audit_redact))
     try:
-        counts = asyncio.run(sr.replay(list(args.paths), snapshot, args.primary, args.shadow, key, out,
+        counts = asyncio.run(sr.replay(expand(args.paths), snapshot, args.primary, args.shadow, key, out,
                                        noise_check=args.noise_check, limit=args.limit))
     finally:
         out.close()
