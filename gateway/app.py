@@ -28,7 +28,7 @@ import copy
 import logging
 import os
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any, Callable
 from urllib.parse import parse_qsl, urlencode
 
@@ -63,6 +63,9 @@ class Target:
     credentials: CredentialMap
     config: BackendConfig  # its url, timeout and pool size: the view proxy's own client uses them
     views: views.ViewRules  # how its server takes a key on a web view, its paths that differ
+    # (canonical method, field) -> whether this backend's last answer lacked the field a `fetch:` fills;
+    # when it did, the next call's read goes out together with the call instead of after it
+    lacks: dict[tuple[str, str], bool] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)
@@ -423,32 +426,59 @@ async def _call_backend(gw: Gateway, snap: Snapshot, target: Target, dialect: Di
             return plan.inbound.result_down(result), None
         if plan.outbound.args_from:
             backend_args = await _args_first(gw, target, dialect, plan, key)
-    answer = await _send(gw, target, plan.backend_method, backend_args, key)
-    if seen is not None:
-        capture(seen, answer.result, answer.error)
-    if plan.outbound is None:  # same dialect both sides: the server's answer, untouched
+    early = _early_fetches(gw, target, plan, key) if plan.inbound is not None and plan.inbound.fetches else {}
+    try:
+        answer = await _send(gw, target, plan.backend_method, backend_args, key)
+        if seen is not None:
+            capture(seen, answer.result, answer.error)
+        if plan.outbound is None:  # same dialect both sides: the server's answer, untouched
+            if answer.error is not None:
+                raise RpcError("backend_error", answer.error)
+            return answer.result, answer.extra
+        inbound, args = plan.inbound, plan.canonical_args
         if answer.error is not None:
-            raise RpcError("backend_error", answer.error)
-        return answer.result, answer.extra
-    inbound, args = plan.inbound, plan.canonical_args
-    if answer.error is not None:
-        error = translated_error(answer.error, backend, dialect, inbound)
-        if error.code == "internal_error" and plan.backend_method in backend.admin_only:
-            error = await _denied_or(gw, target, dialect, key, error)
-        raise error
-    result = plan.outbound.answer_up(answer.result, args)
-    for fetch in inbound.fetches:
-        if fetch.each is not None:  # one read per item, side by side; a failed read leaves its item as it was
-            items = fetch.items(result)
-            values = await asyncio.gather(*(_fetch(gw, target, fetch.method, {a: item.get(b) for a, b in fetch.args.items()},
-                                                   key) for item in items))
-            for item, value in zip(items, values):
-                if value is not None:
-                    item[fetch.into] = fetch.fetched(value)
-        elif isinstance(result, dict) and fetch.into not in result:
-            value = await _fetch(gw, target, fetch.method, {a: args[b] for a, b in fetch.args.items() if b in args}, key)
-            result[fetch.into] = None if value is None else fetch.fetched(value)
-    return inbound.result_down(result), None
+            error = translated_error(answer.error, backend, dialect, inbound)
+            if error.code == "internal_error" and plan.backend_method in backend.admin_only:
+                error = await _denied_or(gw, target, dialect, key, error)
+            raise error
+        result = plan.outbound.answer_up(answer.result, args)
+        for i, fetch in enumerate(inbound.fetches):
+            if fetch.each is not None:  # one read per item, side by side; a failed read leaves its item as it was
+                items = fetch.items(result)
+                values = await asyncio.gather(*(_fetch(gw, target, fetch.method,
+                                                       {a: item.get(b) for a, b in fetch.args.items()}, key)
+                                                for item in items))
+                for item, value in zip(items, values):
+                    if value is not None:
+                        item[fetch.into] = fetch.fetched(value)
+            elif isinstance(result, dict):
+                missing = fetch.into not in result
+                target.lacks[(plan.canonical_method, fetch.into)] = missing
+                if not missing:
+                    continue
+                read = early.pop(i, None)
+                value = await (read if read is not None else _fetch(gw, target, fetch.method, _fetch_args(fetch, args),
+                                                                    key))
+                result[fetch.into] = None if value is None else fetch.fetched(value)
+        return inbound.result_down(result), None
+    finally:
+        for read in early.values():  # not needed after all (an error, or the field was there): dropped
+            read.cancel()
+
+
+def _early_fetches(gw: Gateway, target: Target, plan: CallPlan, key: str) -> dict[int, asyncio.Future]:
+    """The `fetch:` reads this backend's last answer showed to be needed, sent together with the call:
+    their arguments are the call's own, so they need not wait for its answer."""
+    early = {}
+    for i, fetch in enumerate(plan.inbound.fetches):
+        if fetch.each is None and target.lacks.get((plan.canonical_method, fetch.into)):
+            early[i] = asyncio.ensure_future(_fetch(gw, target, fetch.method,
+                                                        _fetch_args(fetch, plan.canonical_args), key))
+    return early
+
+
+def _fetch_args(fetch: Any, args: dict[str, Any]) -> dict[str, Any]:
+    return {a: args[b] for a, b in fetch.args.items() if b in args}
 
 
 async def _send(gw: Gateway, target: Target, method: str, args: dict[str, Any], key: str):

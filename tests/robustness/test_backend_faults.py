@@ -156,3 +156,23 @@ async def test_readiness_follows_the_backend(make_pair, faulty):
     assert response.status == 503 and str(faulty.port) not in await response.text()
     await heal(faulty, "refused")
     assert (await pair.client.get("/readyz")).status == 200
+
+
+async def test_a_read_the_backend_is_known_to_need_goes_out_with_the_call(make_pair, faulty):
+    """A user object from this backend lacks its IP list (the faulty backend's answers have no such field):
+    the first get_user learns it and reads get_ip after the answer; the next sends both at once."""
+    pair = await make_pair(backend_timeout=5.0)
+    body = {"id": 1, "api_key": ledger.CALLER_KEY, "method": "get_user", "args": {"userid": "u"}}
+    first, _ = await pair.post("/rhodecode1/_admin/api", body)
+    assert first["error"] is None and first["result"]["ip_addresses"] is None  # the read answered no IP list
+    assert [s.body["method"] for s in faulty.requests[-2:]] == ["get_user", "get_ip"]
+    faulty.mode, faulty.slow_seconds = "slow", 1.0
+    before = faulty.received
+    call = asyncio.ensure_future(pair.post("/rhodecode1/_admin/api", body))
+    for _ in range(50):  # both arrive while the backend still sits on the first
+        if faulty.received - before == 2:
+            break
+        await asyncio.sleep(0.02)
+    assert faulty.received - before == 2 and {s.body["method"] for s in faulty.requests[-2:]} == {"get_user", "get_ip"}
+    second, _ = await call
+    assert second["error"] is None and "ip_addresses" in second["result"]
