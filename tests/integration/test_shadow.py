@@ -24,7 +24,6 @@ import time
 from pathlib import Path
 from typing import Any
 
-import aiohttp
 import pytest
 
 from gateway.app import GATEWAY, create_app
