@@ -25,6 +25,7 @@ from __future__ import annotations
 
 import asyncio
 import copy
+import functools
 import logging
 import os
 import time
@@ -143,7 +144,7 @@ class Gateway:
         self.metrics = Metrics(lambda: self.audit.queue.qsize(), lambda: self.audit.dropped)
         self.retired: list[Backend] = []  # clients of replaced snapshots, closed once their calls are done
         self.views = views.ViewProxy()  # general HTTP traffic: aiohttp's client, one pool per backend
-        self.shadow = Shadow(lambda target, method, args, key: _send(self, target, method, args, key),
+        self.shadow = Shadow(functools.partial(send_to_backend, self.metrics),
                              self.metrics.shadow_result)
         self._configure_shadow(self.current)
         self.metrics.shadow_in_flight(lambda: self.shadow.in_flight)
@@ -428,7 +429,7 @@ async def _call_backend(gw: Gateway, snap: Snapshot, target: Target, dialect: Di
             backend_args = await _args_first(gw, target, dialect, plan, key)
     early = _early_fetches(gw, target, plan, key) if plan.inbound is not None and plan.inbound.fetches else {}
     try:
-        answer = await _send(gw, target, plan.backend_method, backend_args, key)
+        answer = await send_to_backend(gw.metrics, target, plan.backend_method, backend_args, key)
         if seen is not None:
             capture(seen, answer.result, answer.error)
         if plan.outbound is None:  # same dialect both sides: the server's answer, untouched
@@ -481,7 +482,9 @@ def _fetch_args(fetch: Any, args: dict[str, Any]) -> dict[str, Any]:
     return {a: args[b] for a, b in fetch.args.items() if b in args}
 
 
-async def _send(gw: Gateway, target: Target, method: str, args: dict[str, Any], key: str):
+async def send_to_backend(metrics: Metrics, target: Target, method: str, args: dict[str, Any], key: str):
+    """One call to a backend, with the key its credential map gives (counted in `metrics`); RpcError
+    `invalid_key` when the map refuses the key, `backend_unavailable` when the backend cannot be asked."""
     sent_key = target.credentials.key_for(key)
     if sent_key is None:  # `unmapped: refuse`: this backend gets no key the map does not name
         raise RpcError("invalid_key")
@@ -489,10 +492,10 @@ async def _send(gw: Gateway, target: Target, method: str, args: dict[str, Any], 
     try:
         return await target.client.call(method, args, sent_key)
     except BackendUnavailable as exc:
-        gw.metrics.backend_error(target.name)
+        metrics.backend_error(target.name)
         raise RpcError("backend_unavailable", reason=str(exc)) from None
     finally:
-        gw.metrics.observe_backend(target.name, time.perf_counter() - started)
+        metrics.observe_backend(target.name, time.perf_counter() - started)
 
 
 def _step_sender(gw: Gateway, target: Target, caller: Dialect, inbound: Inbound, key: str) -> composed.Send:
@@ -500,7 +503,7 @@ def _step_sender(gw: Gateway, target: Target, caller: Dialect, inbound: Inbound,
 
     async def send(step, args: dict[str, Any]) -> Any:
         outbound = target.dialect.outbound[step.call]
-        answer = await _send(gw, target, outbound.method, outbound.args_down(args), key)
+        answer = await send_to_backend(gw.metrics, target, outbound.method, outbound.args_down(args), key)
         if answer.error is not None:
             raise translated_error(answer.error, target.dialect, caller, inbound)
         return outbound.answer_up(answer.result, args)
@@ -530,7 +533,7 @@ async def _whoami(gw: Gateway, target: Target, key: str) -> Any:
     if outbound is None or outbound.unsupported:
         return None
     try:
-        answer = await _send(gw, target, outbound.method, outbound.args_down({}), key)
+        answer = await send_to_backend(gw.metrics, target, outbound.method, outbound.args_down({}), key)
     except RpcError as exc:  # a key the credential map refuses is a bad key; an unreachable backend says nothing
         return "invalid_key" if exc.code == "invalid_key" else None
     if answer.error is not None:
@@ -549,7 +552,7 @@ async def _args_first(gw: Gateway, target: Target, caller: Dialect, plan: CallPl
     args = dict(plan.canonical_args)
     for arg, method, field in wanted:
         outbound = target.dialect.outbound[method]
-        answer = await _send(gw, target, outbound.method, outbound.args_down({}), key)
+        answer = await send_to_backend(gw.metrics, target, outbound.method, outbound.args_down({}), key)
         if answer.error is not None:  # e.g. a bad key: the server's own answer to it
             raise translated_error(answer.error, target.dialect, caller, plan.inbound)
         value = outbound.result_up(answer.result)
@@ -563,7 +566,7 @@ async def _fetch(gw: Gateway, target: Target, method: str, args: dict[str, Any],
     if outbound is None or outbound.unsupported:
         return None
     try:
-        answer = await _send(gw, target, outbound.method, outbound.args_down(args), key)
+        answer = await send_to_backend(gw.metrics, target, outbound.method, outbound.args_down(args), key)
     except RpcError:
         return None
     return None if answer.error is not None else outbound.result_up(answer.result)
@@ -579,7 +582,7 @@ async def _list_across(gw: Gateway, snap: Snapshot, dialect: Dialect, call: enve
         target = snap.targets[name]
         plan = plan_call(dialect, target.dialect, call.method, call.args)
         cmethod = plan.canonical_method
-        answer = await _send(gw, target, plan.backend_method, plan.backend_args, call.key)
+        answer = await send_to_backend(gw.metrics, target, plan.backend_method, plan.backend_args, call.key)
         if answer.error is not None:
             if plan.outbound is None:
                 raise RpcError("backend_error", answer.error)

@@ -39,12 +39,19 @@ class TypeRules:
 class Comparer:
     """Compiled once from canonical.yaml (`objects:` and `compare:`)."""
 
-    def __init__(self, objects: dict[str, dict[str, str]], rules: dict[str, dict[str, Any]]) -> None:
+    def __init__(self, objects: dict[str, dict[str, str]], rules: dict[str, dict[str, Any]],
+                 not_compared: dict[str, str] | None = None) -> None:
+        self.not_compared = not_compared or {}  # {method: why}: reads about the server itself
         self.types = {
             name: TypeRules(frozenset(rules.get(name, {}).get("instance", ())), _key(rules.get(name, {}).get("key")),
                             frozenset(rules.get(name, {}).get("unordered", ())), dict(children))
             for name, children in objects.items()
         }
+
+    @classmethod
+    def of(cls, canonical: dict[str, Any]) -> "Comparer":
+        """From canonical.yaml as loaded: its `objects:` and `compare:`."""
+        return cls(canonical["objects"], canonical["compare"]["objects"], canonical["compare"]["not_compared"])
 
     def compare(self, primary: Outcome, shadow: Outcome, shape: Any) -> list[tuple[str, Any, Any]]:
         """[(path, primary value, shadow value)] where the two differ; [] when they are equal."""
@@ -129,8 +136,3 @@ def _side(o: Outcome) -> Any:
 def _same_number(a: Any, b: Any) -> bool:
     return isinstance(a, (int, float)) and isinstance(b, (int, float)) and not isinstance(a, bool) \
         and not isinstance(b, bool) and a == b
-
-
-def noise_paths(first: Outcome, second: Outcome, comparer: Comparer, shape: Any) -> frozenset[str]:
-    """The paths where one backend's two answers to the same call differ: noise, not a difference."""
-    return frozenset(p for p, _, _ in comparer.compare(first, second, shape))

@@ -125,10 +125,8 @@ class Shadow:
     def configure(self, mappings: Mappings, log_path: Path | None, max_in_flight: int, noise_check: bool,
                   extra_secrets: frozenset[str] = frozenset()) -> None:
         """At start and on every reload: the compare rules of the mapping files, the config's settings."""
-        spec = mappings.spec.canonical
         self.canonical = mappings.canonical
-        self.comparer = Comparer(spec["objects"], spec["compare"]["objects"])
-        self.not_compared = spec["compare"]["not_compared"]
+        self.comparer = Comparer.of(mappings.spec.canonical)
         self.max_in_flight, self.noise_check = max_in_flight, noise_check
         if self.log is not None and self.log.path != log_path:
             self.log.close()
@@ -141,7 +139,7 @@ class Shadow:
         if shadow is None or method is None or self.log is None:
             return False
         spec = self.canonical.get(method)
-        if spec is None or spec.kind != "read" or method in self.not_compared:
+        if spec is None or spec.kind != "read" or method in self.comparer.not_compared:
             return False
         return sample >= 1.0 or random.random() < sample
 

@@ -8,15 +8,18 @@ reads of an audit log, asked again of two backends of a config and compared as t
 from __future__ import annotations
 
 import asyncio
+import functools
 import json
 import re
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Iterable, Iterator
 
+from .app import send_to_backend
 from .audit import REDACTED
 from .audit_report import records
 from .diff import Comparer
+from .metrics import Metrics
 from .shadow import DiffLog, Unavailable, _now, ask, finish, judge
 
 _KEYED = re.compile(r"\[[^\[\]]*=[^\[\]]*\]")  # [username=john], [type=user,name=john]
@@ -117,30 +120,17 @@ def replayable(record: dict[str, Any], canonical: dict[str, Any], not_compared: 
 async def replay(audit_paths: list[Path], snapshot: Any, primary: str, shadow: str, key: str, out: DiffLog,
                  noise_check: bool = False, limit: int | None = None) -> dict[str, int]:
     """Every replayable read of the audit logs, asked of both backends, compared into `out`."""
-    spec = snapshot.mappings.spec.canonical
-    comparer = Comparer(spec["objects"], spec["compare"]["objects"])
-    not_compared = spec["compare"]["not_compared"]
+    comparer = Comparer.of(snapshot.mappings.spec.canonical)
     targets = snapshot.targets
     counts = {"read": 0, "replayed": 0, "equal": 0, "different": 0, "failed": 0, "skipped": 0}
-
-    async def send(target: Any, method: str, args: dict[str, Any], k: str) -> Any:
-        from .backend import BackendUnavailable
-        from .errors import RpcError
-
-        sent = target.credentials.key_for(k)
-        if sent is None:
-            raise RpcError("invalid_key")
-        try:
-            return await target.client.call(method, args, sent)
-        except BackendUnavailable as exc:
-            raise RpcError("backend_unavailable", reason=str(exc)) from None
+    send = functools.partial(send_to_backend, Metrics(lambda: 0, lambda: 0))  # counted in a registry of its own
 
     for client in (targets[primary].client, targets[shadow].client):
         await client.start()
     try:
         for record in _records(audit_paths):
             counts["read"] += 1
-            if not replayable(record, snapshot.mappings.canonical, not_compared):
+            if not replayable(record, snapshot.mappings.canonical, comparer.not_compared):
                 counts["skipped"] += 1
                 continue
             if limit is not None and counts["replayed"] >= limit:

@@ -13,7 +13,7 @@ from gateway.shadow import finish, judge
 from gateway.shadow_report import pattern, summarize
 
 SPEC = compile_mappings(load_mappings(Path(__file__).resolve().parents[2] / "mappings")).spec.canonical
-COMPARER = Comparer(SPEC["objects"], SPEC["compare"]["objects"])
+COMPARER = Comparer.of(SPEC)
 
 
 def user(name: str, **extra) -> dict:
