@@ -64,6 +64,7 @@ class Target:
     credentials: CredentialMap
     config: BackendConfig  # its url, timeout and pool size: the view proxy's own client uses them
     views: views.ViewRules  # how its server takes a key on a web view, its paths that differ
+    view_base: str  # scheme://host[:port][/prefix] of its URL, without the API's credentials
     # (canonical method, field) -> whether this backend's last answer lacked the field a `fetch:` fills;
     # when it did, the next call's read goes out together with the call instead of after it
     lacks: dict[tuple[str, str], bool] = field(default_factory=dict)
@@ -116,7 +117,7 @@ def build_snapshot(config: Config) -> Snapshot:
             raise ConfigError(f"pinned_versions.{group}: `{name}` is no dialect version (the mapping files have: "
                               f"{', '.join(versions) or 'none'})")
     after_repo = frozenset(mappings.spec.canonical["views"]["after_repo"])
-    view_rules = {name: views.compile_view_rules(d.get("views") or {}, after_repo)
+    view_rules = {name: views.compile_view_rules(d["views"], after_repo)
                   for name, d in mappings.spec.dialects.items() if d.get("version_of") is None}
     targets = {}
     for b in config.backend_list():
@@ -126,7 +127,7 @@ def build_snapshot(config: Config) -> Snapshot:
         except CredentialError as exc:
             raise CredentialError(f"backends.{b.name}.credentials: {exc}") from None
         targets[b.name] = Target(b.name, dialect, Backend(b.url, dialect, b.timeout, b.max_connections), credentials,
-                                 b, view_rules[b.dialect])
+                                 b, view_rules[b.dialect], views.backend_base(b.url))
     router = Router(config.route_list(), config.callers, mappings.canonical, config.numeric_repo_ids)
     return Snapshot(config, mappings, DialectDetector(mappings, config.fallback_dialect), targets, router,
                     after_repo, tuple(view_rules.values()))
@@ -321,7 +322,7 @@ async def serve_view(request: web.Request) -> web.StreamResponse:
         backend_path = target.views.from_canonical(views.canonical_path(path, snap.view_spellings))
         query, headers = views.with_key(query, views.forward_headers(request.headers, key is not None), sent,
                                         target.views)
-        base = views.backend_base(target.config.url)
+        base = target.view_base
         response = await gw.views.forward(request, gw.views.session(target.name, target.config.max_connections),
                                           base + backend_path + ("?" + urlencode(query) if query else ""), headers,
                                           target.config.timeout, base, done)

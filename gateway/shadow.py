@@ -162,7 +162,7 @@ class Shadow:
 
     async def _run(self, call: ShadowCall) -> None:
         labels = (call.method, call.primary.name, call.shadow.name)
-        record: dict[str, Any] = {"time": _now(), "request_id": call.request_id, "caller": call.caller,
+        record: dict[str, Any] = {"time": utc_now(), "request_id": call.request_id, "caller": call.caller,
                                   "method": call.method, "route": call.route, "primary": call.primary.name,
                                   "shadow": call.shadow.name}
         try:
@@ -233,8 +233,10 @@ def finish(record: dict[str, Any], real: list, noise: set[str]) -> dict[str, Any
     return record
 
 
-def _now() -> str:
-    return time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime()) + f".{int(time.time() * 1000) % 1000:03d}Z"
+def utc_now() -> str:
+    """UTC time with milliseconds, as the audit log writes it (one clock read)."""
+    ns = time.time_ns()
+    return time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(ns // 1_000_000_000)) + f".{ns // 1_000_000 % 1000:03d}Z"
 
 
 def capture(seen: dict[str, Any], result: Any, error: Any) -> None:

@@ -20,7 +20,7 @@ from .audit import REDACTED
 from .audit_report import records
 from .diff import Comparer
 from .metrics import Metrics
-from .shadow import DiffLog, Unavailable, _now, ask, finish, judge
+from .shadow import DiffLog, Unavailable, ask, finish, judge, utc_now
 
 _KEYED = re.compile(r"\[[^\[\]]*=[^\[\]]*\]")  # [username=john], [type=user,name=john]
 
@@ -137,7 +137,7 @@ async def replay(audit_paths: list[Path], snapshot: Any, primary: str, shadow: s
                 break
             counts["replayed"] += 1
             method, args = record["canonical_method"], record["args"]
-            line = {"time": _now(), "request_id": record.get("request_id"), "caller": record.get("key"),
+            line = {"time": utc_now(), "request_id": record.get("request_id"), "caller": record.get("key"),
                     "method": method, "route": None, "primary": primary, "shadow": shadow, "replayed": True}
             try:
                 a, b = await asyncio.gather(ask(targets[primary], method, args, key, send),

@@ -64,7 +64,7 @@ class ViewRules:
 
 
 def compile_view_rules(spec: dict[str, Any], after_repo: frozenset[str] = frozenset()) -> ViewRules:
-    key = spec.get("key", {})
+    key = spec["key"]  # the schema requires one of `query` or `header`
     paths = []
     for own, canonical in spec.get("paths", {}).items():
         paths.append((_pattern(own), own, _pattern(canonical), canonical))
@@ -151,14 +151,19 @@ def redacted_query(query: list[tuple[str, str]], secret_fields: frozenset[str]) 
     return urlencode([(k, REDACTED if k in secret_fields or k in KEY_QUERY else v) for k, v in query])
 
 
+def _hop_by_hop(headers: Any) -> frozenset[str]:
+    """RFC 9110's hop-by-hop headers, and those this message's Connection header names."""
+    return HOP_BY_HOP | {h.strip().lower() for h in headers.get("Connection", "").split(",") if h.strip()}
+
+
 def forward_headers(headers: CIMultiDict, key_sent: bool) -> CIMultiDict:
     """The request's headers for the backend: no hop-by-hop header, no Host (the backend's own is set by
     the client), no key header of any dialect (the key is sent the backend's way)."""
-    named = {h.strip().lower() for h in headers.get("Connection", "").split(",") if h.strip()}
+    hop = _hop_by_hop(headers)
     out = CIMultiDict()
     for name, value in headers.items():
         low = name.lower()
-        if low in HOP_BY_HOP or low in named or low in ("host", "content-length", "expect", KEY_HEADER):
+        if low in hop or low in ("host", "content-length", "expect", KEY_HEADER):
             continue
         if low == "authorization" and (key_sent or value[:7].lower() == "bearer "):
             continue  # a Bearer key is taken out; hg and git's Basic authentication passes as it came
@@ -167,11 +172,11 @@ def forward_headers(headers: CIMultiDict, key_sent: bool) -> CIMultiDict:
 
 
 def answer_headers(headers: Any, backend_base: str, public_base: str) -> CIMultiDict:
-    named = {h.strip().lower() for h in headers.get("Connection", "").split(",") if h.strip()}
+    hop = _hop_by_hop(headers)
     out = CIMultiDict()
     for name, value in headers.items():
         low = name.lower()
-        if low in HOP_BY_HOP or low in named or low == "content-length":
+        if low in hop or low == "content-length":
             continue
         if low == "location" and value.startswith(backend_base):  # the backend's own address: ours instead
             value = public_base + value[len(backend_base):]
@@ -291,7 +296,7 @@ def with_key(query: list[tuple[str, str]], headers: CIMultiDict, key: str | None
     if rules.key_header is not None:
         headers[rules.key_header] = f"Bearer {key}" if rules.key_header.lower() == "authorization" else key
         return query, headers
-    return [*query, (rules.key_query or "api_key", key)], headers
+    return [*query, (rules.key_query, key)], headers
 
 
 def backend_base(url: str) -> str:

@@ -403,7 +403,7 @@ class ViewsSchema(_Strict):
 
 class DialectSchema(_Strict):
     dialect = fields.String(required=True)
-    views = fields.Nested(ViewsSchema)
+    views = fields.Nested(ViewsSchema, required=True)  # web views: where its server reads a key, paths
     about = fields.String()
     envelope = fields.Nested(EnvelopeSchema, required=True)
     errors = fields.Dict(keys=fields.String(), values=fields.String(), required=True)
