@@ -13,6 +13,7 @@ from gateway.app import create_app
 from gateway.audit import key_fingerprint
 
 from .conftest import Rpc, gateway_config, unique
+from .test_legacy_callers_on_422 import post_sync
 
 pytestmark = pytest.mark.kallithea
 
@@ -53,6 +54,8 @@ async def test_13_spellings_get_13_shapes_on_any_path(rpc):
     for endpoint in ("rhodecode1", None):  # `group_name`, `username`: the 1.3 spellings tell the version
         added = await rpc.ok("add_user_to_users_group", {"group_name": group, "username": member}, dialect=endpoint)
         assert set(added) == {"id", "success", "msg"} and added["id"] is None  # the membership's id: unknown
+        on_server = await rpc.direct_ok("get_user_group", {"usergroupid": group})
+        assert [m["username"] for m in on_server["members"]] == [member]  # as Kallithea then has it
         got = await rpc.ok("get_users_group", {"group_name": group}, dialect=endpoint)
         assert set(got) == {"id", "group_name", "active", "members"} and got["id"] == own["users_group_id"]
         assert [set(m) for m in got["members"]] == [MEMBER_13]
@@ -60,6 +63,7 @@ async def test_13_spellings_get_13_shapes_on_any_path(rpc):
         removed = await rpc.ok("remove_user_from_users_group", {"group_name": group, "username": member},
                                dialect=endpoint)
         assert removed == {"success": True, "msg": f"removed member `{member}` from user group `{group}`"}
+        assert (await rpc.direct_ok("get_user_group", {"usergroupid": group}))["members"] == []
 
     # the 1.4+ spelling of the same call: the 1.7 shape
     got = await rpc.ok("get_users_group", {"usersgroupid": group}, dialect="rhodecode1")
@@ -74,12 +78,17 @@ async def test_13_repository_calls(rpc, hg_remote):
                                            "description": "thirteen", "clone_uri": hg_remote}, dialect="rhodecode1")
     own = await rpc.direct_ok("get_repo", {"repoid": name})
     assert created == {"id": own["repo_id"], "msg": f"Created new repository `{name}`"}
+    assert (own["description"], own["owner"], own["clone_uri"]) == ("thirteen", rpc.kallithea.admin_username,
+                                                                     hg_remote)
 
     granted = await rpc.ok("grant_user_permission", {"repo_name": name, "username": member, "perm": "repository.write"})
     assert set(granted) == {"msg"} and member in granted["msg"]
     granted = await rpc.ok("grant_users_group_permission", {"repo_name": name, "group_name": group,
                                                             "perm": "repository.read"}, dialect="rhodecode1")
     assert set(granted) == {"msg"}
+    members = {(m["name"], m["type"]): m["permission"]
+               for m in (await rpc.direct_ok("get_repo", {"repoid": name}))["members"]}  # as Kallithea then has them
+    assert (members[(member, "user")], members[(group, "user_group")]) == ("repository.write", "repository.read")
 
     got = await rpc.ok("get_repo", {"repoid": name}, dialect=V13)
     assert set(got) == REPO_13 | {"members"}
@@ -103,6 +112,8 @@ async def test_13_repository_calls(rpc, hg_remote):
     assert set(revoked) == {"msg"}
     revoked = await rpc.ok("revoke_user_permission", {"repo_name": name, "username": member})
     assert set(revoked) == {"msg"}
+    left = {m["name"] for m in (await rpc.direct_ok("get_repo", {"repoid": name}))["members"]}
+    assert member not in left and group not in left
     deleted = await rpc.ok("delete_repo", {"repo_name": name})
     assert deleted == {"msg": f"Deleted repository `{name}`"}
     assert (await rpc.direct("get_repo", {"repoid": name}))["error"] is not None
@@ -141,6 +152,9 @@ async def test_13_scripts_in_front_of_a_real_rhodecode_17(rhodecode17, aiohttp_c
     created = await rpc.ok("create_users_group", {"name": group}, dialect="rhodecode1")
     assert set(created) == {"id", "msg"}
     await rpc.ok("add_user_to_users_group", {"group_name": group, "username": name})
+    on_server = post_sync(rhodecode17.api_url, {"id": 1, "api_key": rhodecode17.admin_key,
+                                                "method": "get_users_group", "args": {"usersgroupid": group}})
+    assert [m["username"] for m in on_server["result"]["members"]] == [name]  # as RhodeCode 1.7.2 then has it
     got = await rpc.ok("get_users_group", {"group_name": group})
     assert got["id"] == created["id"] and [set(m) for m in got["members"]] == [MEMBER_13]
     assert got["members"][0]["id"] == own["user_id"]

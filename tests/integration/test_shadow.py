@@ -34,6 +34,7 @@ from tests.conftest import _load_kallithea_server_module, _load_rhodecode17_serv
 from tests.faulty_backend import FaultyBackend
 
 from .conftest import REPO_ROOT, _loads, unique
+from .test_every_method_kallithea import direct_sync
 
 pytestmark = [pytest.mark.kallithea, pytest.mark.rhodecode17]
 
@@ -42,18 +43,13 @@ SAME = {"firstname": "Ada", "lastname": "Lovelace", "active": True}
 
 
 def post(server, method: str, args: dict | None = None, key: str | None = None) -> dict:
+    """Straight to one server, the answer as it is (an error too)."""
     import urllib.request
 
     body = json.dumps({"id": 1, "api_key": key or server.admin_key, "method": method, "args": args or {}}).encode()
     req = urllib.request.Request(server.api_url, body, {"Content-Type": "text/plain"})
     with urllib.request.urlopen(req, timeout=60) as res:
         return json.load(res)
-
-
-def ok(server, method: str, args: dict | None = None) -> Any:
-    answer = post(server, method, args)
-    assert answer["error"] is None, (method, args, answer)
-    return answer["result"]
 
 
 @pytest.fixture(scope="module")
@@ -74,16 +70,18 @@ def twins(tmp_path_factory, hg_remote):
                 (old, "create_users_group", "add_user_to_users_group", "grant_users_group_permission", "usersgroupid"),
                 (new, "create_user_group", "add_user_to_user_group", "grant_user_group_permission", "usergroupid")):
             for name in (server.admin_username, server.user_username):  # the built-in accounts, alike
-                ok(server, "update_user", {"userid": name, "email": f"{name}@example.com", **SAME})
-            ok(server, "create_user", {"username": n["user"], "email": "ada@example.com", "password": "Secr3tPass",
-                                       **SAME})
-            ok(server, group_call, {"group_name": n["group"]})
-            ok(server, add_call, {group_arg: n["group"], "userid": n["user"]})
-            ok(server, "create_repo", {"repo_name": n["repo"], "repo_type": "hg", "owner": server.admin_username,
-                                       "description": "the same", "clone_uri": hg_remote})
-            ok(server, "grant_user_permission", {"repoid": n["repo"], "userid": n["user"], "perm": "repository.write"})
-            ok(server, grant_group, {"repoid": n["repo"], group_arg: n["group"], "perm": "repository.read"})
-            ok(server, "invalidate_cache", {"repoid": n["repo"]})  # RhodeCode 1.7 shows the clone's tip after this
+                direct_sync(server, "update_user", {"userid": name, "email": f"{name}@example.com", **SAME})
+            direct_sync(server, "create_user", {"username": n["user"], "email": "ada@example.com",
+                                                "password": "Secr3tPass", **SAME})
+            direct_sync(server, group_call, {"group_name": n["group"]})
+            direct_sync(server, add_call, {group_arg: n["group"], "userid": n["user"]})
+            direct_sync(server, "create_repo", {"repo_name": n["repo"], "repo_type": "hg",
+                                                "owner": server.admin_username, "description": "the same",
+                                                "clone_uri": hg_remote})
+            direct_sync(server, "grant_user_permission", {"repoid": n["repo"], "userid": n["user"],
+                                                          "perm": "repository.write"})
+            direct_sync(server, grant_group, {"repoid": n["repo"], group_arg: n["group"], "perm": "repository.read"})
+            direct_sync(server, "invalidate_cache", {"repoid": n["repo"]})  # 1.7 shows the clone's tip after it
         yield old, new, n
     finally:
         new.stop()
@@ -212,15 +210,15 @@ async def test_a_seeded_difference_is_reported_at_its_path_only(twins, aiohttp_c
     # noise_check: the primary is asked again, answers the same, so the difference is not noise
     gw = await gateway_for(aiohttp_client, write_config(tmp_path, old.url, new.url, old, new, extra="noise_check: true"),
                            old.admin_key)
-    ok(new, "update_repo", {"repoid": names["repo"], "description": "changed on the new instance"})
-    ok(new, "remove_user_from_user_group", {"usergroupid": names["group"], "userid": names["user"]})
+    direct_sync(new, "update_repo", {"repoid": names["repo"], "description": "changed on the new instance"})
+    direct_sync(new, "remove_user_from_user_group", {"usergroupid": names["group"], "userid": names["user"]})
     try:
         await gw.ok("get_repo", {"repoid": names["repo"]})
         await gw.ok("get_users_group", {"usersgroupid": names["group"]})
         lines = {r["method"]: r for r in await gw.settled()}
     finally:
-        ok(new, "update_repo", {"repoid": names["repo"], "description": "the same"})
-        ok(new, "add_user_to_user_group", {"usergroupid": names["group"], "userid": names["user"]})
+        direct_sync(new, "update_repo", {"repoid": names["repo"], "description": "the same"})
+        direct_sync(new, "add_user_to_user_group", {"usergroupid": names["group"], "userid": names["user"]})
     assert lines["get_repo"]["differences"] == [
         {"path": "$.description", "primary": "the same", "shadow": "changed on the new instance"}]
     [member] = lines["get_user_group"]["differences"]
@@ -290,7 +288,7 @@ async def test_report_and_replay_end_to_end(twins, aiohttp_client, tmp_path):
         for args in variants:
             await gw.ok(method, fill(args, names))
     await gw.ok("update_user", {"userid": names["user"], "firstname": SAME["firstname"]})  # a write: never replayed
-    ok(new, "update_repo", {"repoid": names["repo"], "description": "differs"})
+    direct_sync(new, "update_repo", {"repoid": names["repo"], "description": "differs"})
     try:
         await gw.ok("get_repo", {"repoid": names["repo"]})
         await gw.settled()
@@ -321,7 +319,7 @@ async def test_report_and_replay_end_to_end(twins, aiohttp_client, tmp_path):
             ("get_repos", f"$[repo_name={names['repo']}].description", "the same", "differs")]
         assert old.admin_key not in replayed_log.read_text() and new.admin_key not in replayed_log.read_text()
     finally:
-        ok(new, "update_repo", {"repoid": names["repo"], "description": "the same"})
+        direct_sync(new, "update_repo", {"repoid": names["repo"], "description": "the same"})
 
 
 async def test_no_write_reaches_the_shadow(twins, aiohttp_client, tmp_path):
@@ -339,7 +337,7 @@ async def test_no_write_reaches_the_shadow(twins, aiohttp_client, tmp_path):
     await gw.ok("delete_repo", {"repoid": repo})
     lines = await gw.settled()
     assert lines == []  # nothing compared: the routes' reads only
-    assert ok(old, "get_user", {"userid": user})["firstname"] == "Changed"  # the writes did happen, on the primary
+    assert direct_sync(old, "get_user", {"userid": user})["firstname"] == "Changed"  # done, on the primary
     assert post(new, "get_user", {"userid": user})["error"] is not None  # ... and never on the shadow
     assert post(new, "get_user_group", {"usergroupid": group})["error"] is not None
     assert post(new, "get_repo", {"repoid": repo})["error"] is not None

@@ -25,6 +25,7 @@ from gateway.config import load_config
 from tests.faulty_backend import FaultyBackend
 
 from .conftest import REPO_ROOT, unique
+from .test_every_method_kallithea import direct_sync
 
 pytestmark = [pytest.mark.kallithea, pytest.mark.rhodecode17]
 
@@ -33,17 +34,6 @@ WAVE = unique("vw")  # repositories named WAVE-* live on the new instance (Kalli
 
 def sha(key: str) -> str:
     return hashlib.sha256(key.encode()).hexdigest()
-
-
-def post(server, method: str, args: dict) -> Any:
-    import urllib.request
-
-    body = json.dumps({"id": 1, "api_key": server.admin_key, "method": method, "args": args}).encode()
-    req = urllib.request.Request(server.api_url, body, {"Content-Type": "text/plain"})
-    with urllib.request.urlopen(req, timeout=120) as res:
-        answer = json.load(res)
-    assert answer["error"] is None, (method, answer)
-    return answer["result"]
 
 
 def write_config(tmp_path: Path, old, new_url: str, new, timeout: float = 30, unmapped: str = "forward") -> Path:
@@ -70,10 +60,10 @@ def write_config(tmp_path: Path, old, new_url: str, new, timeout: float = 30, un
 def repos(kallithea, rhodecode17, hg_remote):
     """A repository on each instance, cloned from the same Mercurial remote (README: "remote\\n")."""
     names = {"new": f"{WAVE}-hg", "old": unique("vw-old"), "git": f"{WAVE}-git"}
-    post(kallithea, "create_repo", {"repo_name": names["new"], "repo_type": "hg", "clone_uri": hg_remote})
-    post(kallithea, "update_repo", {"repoid": names["new"], "enable_downloads": True})  # create_repo ignores it
-    post(kallithea, "create_repo", {"repo_name": names["git"], "repo_type": "git"})
-    post(rhodecode17, "create_repo", {"repo_name": names["old"], "repo_type": "hg", "owner": "admin",
+    direct_sync(kallithea, "create_repo", {"repo_name": names["new"], "repo_type": "hg", "clone_uri": hg_remote})
+    direct_sync(kallithea, "update_repo", {"repoid": names["new"], "enable_downloads": True})  # create_repo ignores it
+    direct_sync(kallithea, "create_repo", {"repo_name": names["git"], "repo_type": "git"})
+    direct_sync(rhodecode17, "create_repo", {"repo_name": names["old"], "repo_type": "hg", "owner": "admin",
                                       "clone_uri": hg_remote, "enable_downloads": True})
     return names
 
@@ -217,6 +207,8 @@ async def test_hg_clone_and_push_through_rcgate(gw, repos, kallithea, rhodecode1
         await asyncio.to_thread(run, hg, "-R", str(work), "push", url, env=env)
         raw = await gw.get(f"/{repo}/raw/tip/pushed", params={"api_key": rhodecode17.admin_key})
         assert raw.status == 200 and await raw.text() == f"through rcgate to {repo}\n"
+        nodes = direct_sync(server, "get_repo_nodes", {"repoid": repo, "revision": "tip", "root_path": ""})
+        assert "pushed" in {n["name"] for n in nodes}  # on the server the routes chose, as it then has it
     records = await audit_records(gw, 6)
     hg_records = [r for r in records if r["method"] == "hg"]
     assert {r["backend"] for r in hg_records if r["repo"] == repos["new"]} == {"new"}
@@ -242,6 +234,8 @@ async def test_git_push_and_clone_through_rcgate(gw, repos, kallithea, rhodecode
     await asyncio.to_thread(run, "git", "clone", "-q", url, str(clone), env=env)
     assert (clone / "README").read_text() == "git through rcgate\n"
     assert (clone / "big.bin").read_bytes() == (work / "big.bin").read_bytes()
+    nodes = direct_sync(kallithea, "get_repo_nodes", {"repoid": repos["git"], "revision": "tip", "root_path": ""})
+    assert {n["name"] for n in nodes} == {"README", "big.bin"}  # on Kallithea itself
     records = await audit_records(gw, 4)
     assert {r["method"] for r in records} == {"git"} and {r["backend"] for r in records} == {"new"}
 
@@ -256,8 +250,8 @@ async def test_a_large_archive_streams_with_flat_memory(gw, kallithea, rhodecode
     hg = str(Path(kallithea.venv) / "bin" / "hg")
     env = {"HGUSER": "Test <test@example.com>", "HGRCPATH": "", "PATH": "/usr/bin:/bin", "HOME": str(tmp_path)}
     repo = f"{WAVE}-large"
-    post(kallithea, "create_repo", {"repo_name": repo, "repo_type": "hg"})
-    post(kallithea, "update_repo", {"repoid": repo, "enable_downloads": True})
+    direct_sync(kallithea, "create_repo", {"repo_name": repo, "repo_type": "hg"})
+    direct_sync(kallithea, "update_repo", {"repoid": repo, "enable_downloads": True})
     base = str(gw.make_url("/")).rstrip("/").replace("http://", "")
     url = f"http://{kallithea.admin_username}:{kallithea.admin_password}@{base}/{repo}"
     work = tmp_path / "large"
@@ -267,6 +261,9 @@ async def test_a_large_archive_streams_with_flat_memory(gw, kallithea, rhodecode
             f.write(os.urandom(1024 * 1024))
     await asyncio.to_thread(run, hg, "-R", str(work), "commit", "-A", "-m", "large", env=env)
     await asyncio.to_thread(run, hg, "-R", str(work), "push", url, env=env)  # a large push, streamed too
+    [blob] = direct_sync(kallithea, "get_repo_nodes", {"repoid": repo, "revision": "tip", "root_path": "",
+                                                       "ret_type": "files"})
+    assert blob["name"] == "blob.bin"  # arrived on Kallithea
 
     for pace in (0.0, 0.05):  # read as fast as possible, then as a slow client (1 MiB per 50 ms)
         before = rss_mb()
